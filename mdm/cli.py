@@ -1,0 +1,277 @@
+"""The ``mdm`` command. Thin: it parses, calls the pipeline and the parts, and prints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mdm import pipeline
+from mdm.config import PROJECT_FILE, Project, load_project
+from mdm.errors import MdmError
+from mdm.pipeline import RunSummary
+from mdm.project_files import DEFAULT_RULES, write_new_project
+from mdm.publish import ExportFormat
+from mdm.views import golden_view, recent_runs, run_quarantine
+
+app = typer.Typer(
+    help="Master data management: golden customer accounts and contacts from many systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ProjectOption = Annotated[
+    Path,
+    typer.Option("--project", "-p", envvar="MDM_PROJECT", help="Project folder or mdm.toml."),
+]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn an MdmError into one clear paragraph and exit code 2: no traceback."""
+    try:
+        yield
+    except MdmError as error:
+        errors.print(f"[bold red]Error[/] ({error.reason}): {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _load(project: Path) -> Project:
+    return load_project(project)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new project.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing mdm.toml and rules.")] = False,
+) -> None:
+    """Write a new project: mdm.toml and the default rules/."""
+    with user_errors():
+        write_new_project(directory, force=force)
+    console.print(
+        f"Project written to [bold]{directory}[/]: declare your sources in "
+        f"{directory / PROJECT_FILE}, then run [bold]mdm run -p {directory}[/]."
+    )
+
+
+@app.command()
+def run(project: ProjectOption = Path(".")) -> None:
+    """Ingest every source, match, build golden records, and export them."""
+    with user_errors():
+        spec = _load(project)
+        with _progress() as say:
+            summary = pipeline.run(spec, progress=say)
+    print_summary(summary)
+
+
+@app.command()
+def ingest(project: ProjectOption = Path(".")) -> None:
+    """Load every source into the store (insert, update, tombstone, quarantine) only."""
+    with user_errors():
+        spec = _load(project)
+        with _progress() as say:
+            summary = pipeline.run(
+                spec, command="ingest", resolve=False, export=False, progress=say
+            )
+    print_summary(summary)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.CSV,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Write accounts, contacts, xref and lineage as CSV or Parquet files."""
+    with user_errors():
+        written = pipeline.export(_load(project), out, fmt)
+    console.print(f"Exported accounts, contacts, xref and lineage to [bold]{written}[/]")
+
+
+@app.command()
+def show(
+    golden_id: Annotated[str, typer.Argument(help="A golden id, e.g. A-1f3e... or C-9a0b...")],
+    project: ProjectOption = Path("."),
+) -> None:
+    """The 360 view: golden record, its source records by system, contacts, lineage."""
+    with user_errors():
+        view = golden_view(_load(project), golden_id)
+    if view.requested != view.golden_id:
+        console.print(f"{view.requested} was merged into [bold]{view.golden_id}[/]")
+    record = {k: v for k, v in view.record.items() if k != "content_hash"}
+    console.print(_record_table(f"Golden {view.entity} {view.golden_id}", record))
+    for system, records in view.members.groupby("system", sort=True):
+        console.print(_records_table(f"{system} records", records.drop(columns=["system"])))
+    if not view.related.empty:
+        console.print(_frame_table(view.related_title, view.related))
+    console.print(_frame_table("Lineage", view.lineage))
+
+
+@app.command()
+def status(
+    project: ProjectOption = Path("."),
+    limit: Annotated[int, typer.Option(help="How many runs.")] = 10,
+) -> None:
+    """Recent runs: when, what they did, how they ended."""
+    with user_errors():
+        runs = recent_runs(_load(project), limit)
+    if runs.empty:
+        console.print("No runs yet: try [bold]mdm run[/].")
+        return
+    console.print(_frame_table("Recent runs", runs))
+
+
+@app.command()
+def quarantine(
+    project: ProjectOption = Path("."),
+    run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: latest).")] = None,
+) -> None:
+    """Rows a run could not load, with the reasons."""
+    with user_errors():
+        rows = run_quarantine(_load(project), run_id)
+    if rows.empty:
+        console.print("No quarantined rows.")
+        return
+    console.print(_frame_table("Quarantined rows", rows))
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
+    accounts: Annotated[int, typer.Option(help="Organisations to generate.")] = 600,
+) -> None:
+    """Generate sample data from four systems, run mdm on it, and say where results are."""
+    from mdm.demo import generate_demo
+
+    with user_errors():
+        if (directory / PROJECT_FILE).exists():
+            _reset_demo(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        generate_demo(directory, accounts=accounts)
+        shutil.copytree(DEFAULT_RULES, directory / "rules", dirs_exist_ok=True)
+        project = _load(directory)
+        with _progress() as say:
+            summary = pipeline.run(project, progress=say)
+    print_summary(summary)
+    console.print(
+        f"\nThe demo project is in [bold]{directory}[/] (its store: {directory / 'mdm.db'}).\n"
+        f"Try: [bold]mdm status -p {directory}[/], [bold]mdm quarantine -p {directory}[/], "
+        f"and [bold]mdm show <golden id> -p {directory}[/] with an id from "
+        f"{Path(summary.exports or '') / 'accounts.csv'}."
+    )
+
+
+def _reset_demo(directory: Path) -> None:
+    """A demo folder is ours: start it afresh so the demo shows a first load."""
+    for name in ("mdm.db", "exports", "data", "truth", "rules"):
+        target = directory / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    with console.status("starting") as spinner:
+        yield lambda message: spinner.update(f"{message}…")
+
+
+SOURCE_COLUMNS = {
+    "source": "source",
+    "rows_read": "read",
+    "inserted": "new",
+    "updated": "changed",
+    "deleted": "deleted",
+    "unchanged": "same",
+    "quarantined": "quarantined",
+}
+ENTITY_COLUMNS = {
+    "entity": "entity",
+    "records": "records",
+    "golden": "golden",
+    "multi_member": "merged groups",
+    "candidate_pairs": "pairs",
+    "created": "new ids",
+    "updated": "updated",
+    "merged": "redirects",
+    "retired": "retired",
+}
+
+
+def print_summary(summary: RunSummary) -> None:
+    sources = pd.DataFrame([vars(s) for s in summary.sources])
+    console.print(_frame_table(f"Run {summary.run_id}: sources", _pick(sources, SOURCE_COLUMNS)))
+    if summary.entities:
+        entities = pd.DataFrame([vars(e) for e in summary.entities])
+        console.print(_frame_table("Golden records", _pick(entities, ENTITY_COLUMNS)))
+    for entity in summary.entities:
+        for warning in entity.warnings:
+            console.print(f"[yellow]warning[/] ({entity.entity}): {warning}")
+    if summary.quarantined:
+        console.print(
+            f"[yellow]{summary.quarantined} rows quarantined[/] (not loaded, kept with reasons): "
+            "see [bold]mdm quarantine[/]."
+        )
+    if summary.exports:
+        console.print(f"Exports: [bold]{summary.exports}[/]")
+
+
+def _pick(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    return frame[list(columns)].rename(columns=columns)
+
+
+def _record_table(title: str, record: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("attribute", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        table.add_row(key, "" if value is None or pd.isna(value) else str(value))
+    return table
+
+
+def _records_table(title: str, records: pd.DataFrame) -> Table:
+    """Source records side by side: one column per record, one row per attribute."""
+    table = Table(title=title)
+    table.add_column("attribute", style="bold")
+    labels = records["source"].astype(str) + ":" + records["source_key"].astype(str)
+    for label in labels:
+        table.add_column(label)
+    for column in records.columns.drop(["source", "source_key"]):
+        table.add_row(column, *(_cell(value) for value in records[column]))
+    return table
+
+
+def _frame_table(title: str, frame: pd.DataFrame) -> Table:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False, name=None):
+        table.add_row(*(_cell(value) for value in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,141 @@
+"""Clusters of source records -> stable golden ids.
+
+A golden id, once given, keeps meaning the same entity:
+- a cluster whose members already had a golden id keeps it;
+- two golden records that now form one cluster merge: the older id survives, the other
+  redirects to it;
+- a golden record whose members now fall into several clusters splits: the part holding most
+  of its members keeps the id, the others get new ids;
+- a golden id with no member left retires.
+New ids are derived from the cluster's smallest member (source, key), so they do not depend on
+input order or on the machine that computes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mdm.schema import GOLDEN_ID_PREFIX, Entity
+
+ID_HEX_DIGITS = 12
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    golden_ids: pd.Series  # golden id per member row, aligned with the members' index
+    redirects: pd.DataFrame  # from_id, to_id: ids merged away in this run
+    retired: list[str]  # ids whose members are all gone
+    created: list[str]  # ids minted in this run
+
+
+def assign_golden_ids(
+    entity: Entity,
+    members: pd.DataFrame,
+    previous: pd.DataFrame,
+    age: pd.Series,
+    taken: set[str],
+) -> IdentityResult:
+    """Give every cluster a golden id.
+
+    members: ``source``, ``source_key``, ``label`` (cluster label) per live record.
+    previous: ``source``, ``source_key``, ``golden_id`` from the last run's xref.
+    age: golden id -> creation order (smaller is older), for every previous id.
+    taken: every golden id ever used (retired and redirected ones too), never reused.
+    """
+    keyed = members[["source", "source_key", "label"]].merge(
+        previous[["source", "source_key", "golden_id"]], on=["source", "source_key"], how="left"
+    )
+    owner = _owners(keyed)
+    kept = _survivors(owner, age)
+    labels = np.sort(members["label"].unique())
+    new_ids = _mint_ids(entity, members, labels[~np.isin(labels, kept.index)], taken)
+    label_to_id = pd.concat([kept, new_ids])
+    redirects = _redirects(owner, label_to_id, kept)
+    assigned = members["label"].map(label_to_id)
+    still_used = set(label_to_id) | set(redirects["from_id"])
+    retired = sorted(set(previous["golden_id"]) - still_used)
+    return IdentityResult(
+        golden_ids=assigned.rename("golden_id"),
+        redirects=redirects,
+        retired=retired,
+        created=sorted(new_ids),
+    )
+
+
+def _owners(keyed: pd.DataFrame) -> pd.DataFrame:
+    """For each previous id, the cluster holding most of its members (ties: lowest label)."""
+    counts = (
+        keyed.dropna(subset=["golden_id"])
+        .groupby(["golden_id", "label"], sort=True)
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    counts = counts.sort_values(["golden_id", "count", "label"], ascending=[True, False, True])
+    return counts.drop_duplicates("golden_id")[["golden_id", "label"]]
+
+
+def _survivors(owner: pd.DataFrame, age: pd.Series) -> pd.Series:
+    """Per cluster owning previous ids, the oldest of them survives: label -> golden id."""
+    ranked = owner.assign(age=owner["golden_id"].map(age).fillna(np.inf))
+    ranked = ranked.sort_values(["label", "age", "golden_id"])
+    first = ranked.drop_duplicates("label")
+    return pd.Series(first["golden_id"].to_numpy(), index=first["label"].to_numpy(), dtype=object)
+
+
+def _redirects(owner: pd.DataFrame, label_to_id: pd.Series, kept: pd.Series) -> pd.DataFrame:
+    merged = owner[~owner["golden_id"].isin(set(kept))]
+    frame = pd.DataFrame(
+        {
+            "from_id": merged["golden_id"].to_numpy(dtype=object),
+            "to_id": merged["label"].map(label_to_id).to_numpy(dtype=object),
+        }
+    )
+    return frame.sort_values("from_id", ignore_index=True)
+
+
+def _mint_ids(
+    entity: Entity, members: pd.DataFrame, labels: np.ndarray, taken: set[str]
+) -> pd.Series:
+    """New ids from each cluster's smallest (source, key), salted on the rare collision."""
+    if len(labels) == 0:
+        return pd.Series([], dtype=object)
+    subset = members[members["label"].isin(labels)]
+    smallest = subset.sort_values(["source", "source_key"]).drop_duplicates("label")
+    smallest = smallest.sort_values(["source", "source_key"])
+    used = set(taken)
+    ids: dict[int, str] = {}
+    for label, source, key in zip(
+        smallest["label"], smallest["source"], smallest["source_key"], strict=True
+    ):
+        golden_id = _derive_id(entity, f"{source}\x1f{key}", used)
+        used.add(golden_id)
+        ids[int(label)] = golden_id
+    return pd.Series(ids, dtype=object)
+
+
+def _derive_id(entity: Entity, seed: str, used: set[str]) -> str:
+    salt = 0
+    while True:
+        text = seed if salt == 0 else f"{seed}\x1f{salt}"
+        digest = hashlib.sha256(f"{entity}\x1f{text}".encode()).hexdigest()[:ID_HEX_DIGITS]
+        candidate = f"{GOLDEN_ID_PREFIX[entity]}-{digest}"
+        if candidate not in used:
+            return candidate
+        salt += 1
+
+
+def resolve(golden_id: str, redirects: pd.DataFrame) -> str:
+    """Follow redirects from a merged-away id to the id that answers for it now."""
+    table = dict(zip(redirects["from_id"], redirects["to_id"], strict=True))
+    seen = {golden_id}
+    while golden_id in table:
+        golden_id = table[golden_id]
+        if golden_id in seen:
+            break  # a cycle would be a bug; stop rather than loop
+        seen.add(golden_id)
+    return golden_id

@@ -1,0 +1,1 @@
+"""Matching: standardize, block, compare, score, decide and cluster source records."""

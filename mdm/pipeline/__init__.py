@@ -1,0 +1,144 @@
+"""One run: read every source, upsert, match, assign golden ids, survive, relate, publish.
+
+Everything a run writes lands in one transaction: a run that fails leaves the store as it was,
+and only a row recording the failure is added. Sources are read and checked before the
+transaction begins, so a missing column or file stops the run before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from mdm.config.specs import Project
+from mdm.errors import ProblemCollector, Reason
+from mdm.pipeline.ingest import SourceSummary, ingest_load
+from mdm.pipeline.resolve import EntitySummary, resolve_entity
+from mdm.publish.export import ExportFormat, export_master
+from mdm.schema import Entity
+from mdm.sources import SourceLoad, check_source, read_source
+from mdm.store import Store, open_store
+from mdm.store import io as store_io
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    command: str
+    sources: list[SourceSummary] = field(default_factory=list)
+    entities: list[EntitySummary] = field(default_factory=list)
+    exports: str | None = None
+
+    @property
+    def quarantined(self) -> int:
+        return sum(source.quarantined for source in self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run(
+    project: Project,
+    *,
+    command: str = "run",
+    resolve: bool = True,
+    export: bool = True,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Ingest every source; then (``resolve``) match and build the master; then export it."""
+    say = progress or (lambda _message: None)
+    say("checking sources")
+    preflight(project)
+    loads = [_read(project, source.name, say) for source in project.spec.sources]
+    store = open_store(project.store_url)
+    try:
+        summary = _run_in_transaction(store, project, loads, command, resolve, say)
+        if export and resolve:
+            say("exporting")
+            with store.transaction() as connection:
+                exports = export_master(connection, project.exports_dir, ExportFormat.CSV)
+            summary.exports = str(exports)
+        return summary
+    finally:
+        store.close()
+
+
+def preflight(project: Project) -> None:
+    """Check every source before anything is written; report all problems at once."""
+    problems = ProblemCollector()
+    for source in project.spec.sources:
+        problems.problems.extend(check_source(source, project.root))
+    if not project.spec.sources:
+        problems.add(str(project.root / "mdm.toml"), "no [[sources]] configured", "add a source")
+    problems.raise_if_any(Reason.SOURCE, "The run was stopped before writing anything.")
+
+
+def _read(project: Project, name: str, say: Progress) -> SourceLoad:
+    say(f"reading {name}")
+    return read_source(project.source(name), project.root)
+
+
+def _run_in_transaction(
+    store: Store,
+    project: Project,
+    loads: list[SourceLoad],
+    command: str,
+    resolve: bool,
+    say: Progress,
+) -> RunSummary:
+    config = config_snapshot(project)
+    try:
+        with store.transaction() as connection:
+            run_id = store_io.start_run(connection, command, config)
+            summary = RunSummary(run_id=run_id, command=command)
+            for load in loads:
+                say(f"loading {load.spec.name}")
+                summary.sources.append(ingest_load(connection, run_id, load))
+            if resolve:
+                summary.entities = _resolve_all(connection, run_id, project, say)
+            store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+            return summary
+    except Exception as error:
+        with store.transaction() as connection:
+            store_io.record_failed_run(
+                connection, command, config, f"{type(error).__name__}: {error}"
+            )
+        raise
+
+
+def _resolve_all(
+    connection: Connection, run_id: int, project: Project, say: Progress
+) -> list[EntitySummary]:
+    summaries = []
+    for entity in (Entity.ACCOUNT, Entity.CONTACT):
+        say(f"matching {entity}s")
+        summaries.append(resolve_entity(connection, run_id, project, entity))
+    return summaries
+
+
+def config_snapshot(project: Project) -> dict[str, Any]:
+    """The project file and rules as used by a run, recorded with it."""
+    return {
+        "project": project.spec.model_dump(mode="json"),
+        "rules": project.rules.model_dump(mode="json"),
+    }
+
+
+def read_summary(text: str | None) -> dict[str, Any]:
+    return dict(json.loads(text)) if text else {}
+
+
+def export(project: Project, out: Path, fmt: ExportFormat) -> Path:
+    store = open_store(project.store_url)
+    try:
+        with store.transaction() as connection:
+            return export_master(connection, out, fmt)
+    finally:
+        store.close()

@@ -1,0 +1,115 @@
+"""Write one source load into the store: new versions, tombstones and quarantined rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from mdm.schema import attribute_names
+from mdm.sources import SourceLoad, content_hash, plan_changes
+from mdm.store import io as store_io
+from mdm.store.tables import Quarantine, SourceRecord
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    entity: str
+    location: str
+    rows_read: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    quarantined: int
+
+
+def ingest_load(connection: Connection, run_id: int, load: SourceLoad) -> SourceSummary:
+    spec = load.spec
+    attributes = attribute_names(spec.entity)
+    incoming = load.records.assign(content_hash=content_hash(load.records, attributes))
+    current = store_io.current_records(connection, spec.name)
+    plan = plan_changes(incoming, current[["source_key", "content_hash", "deleted"]], spec.mode)
+    tombstones = _tombstones(plan.deletes, current, attributes)
+    versions = pd.concat([plan.inserts, plan.updates, tombstones], ignore_index=True)
+    _write_versions(connection, run_id, spec.name, str(spec.entity), versions, current, attributes)
+    _write_quarantine(connection, run_id, load)
+    return SourceSummary(
+        source=spec.name,
+        entity=str(spec.entity),
+        location=load.location,
+        rows_read=load.rows_read,
+        inserted=len(plan.inserts),
+        updated=len(plan.updates),
+        deleted=len(tombstones),
+        unchanged=plan.unchanged,
+        quarantined=load.rows_quarantined,
+    )
+
+
+def _tombstones(
+    deletes: pd.DataFrame, current: pd.DataFrame, attributes: list[str]
+) -> pd.DataFrame:
+    """A deleted record keeps the values it had, so its history shows what went away."""
+    if deletes.empty:
+        return deletes
+    previous = current.set_index("source_key")["attributes"]
+    values = pd.DataFrame(
+        [json.loads(previous[key]) for key in deletes["source_key"]], index=deletes.index
+    ).reindex(columns=attributes)
+    tombstones = deletes.drop(columns=[c for c in attributes if c in deletes.columns])
+    tombstones = pd.concat([tombstones, values.astype("string")], axis=1)
+    tombstones["deleted"] = True
+    return tombstones.assign(content_hash=content_hash(tombstones, attributes))
+
+
+def _write_versions(
+    connection: Connection,
+    run_id: int,
+    source: str,
+    entity: str,
+    versions: pd.DataFrame,
+    current: pd.DataFrame,
+    attributes: list[str],
+) -> None:
+    if versions.empty:
+        return
+    previous = current.set_index("source_key")
+    replaced = versions["source_key"][versions["source_key"].isin(previous.index)]
+    store_io.retire_versions(connection, previous.loc[replaced, "id"].tolist())
+    last_version = versions["source_key"].map(previous["version"]).fillna(0).astype("int64")
+    rows = pd.DataFrame(
+        {
+            "source": source,
+            "entity": entity,
+            "source_key": versions["source_key"].astype(str),
+            "version": last_version + 1,
+            "is_current": True,
+            "deleted": versions["deleted"].astype(bool),
+            "content_hash": versions["content_hash"],
+            "last_modified": versions["last_modified"],
+            "run_id": run_id,
+            "row_number": versions.get("row_number"),
+            "attributes": attributes_json(versions, attributes),
+        }
+    )
+    store_io.insert_frame(connection, SourceRecord, rows)
+
+
+def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> list[str]:
+    values = frame.reindex(columns=attributes).astype(object)
+    values = values.where(values.notna(), None)
+    return [
+        json.dumps(dict(zip(attributes, row, strict=True)), ensure_ascii=False, sort_keys=True)
+        for row in values.itertuples(index=False, name=None)
+    ]
+
+
+def _write_quarantine(connection: Connection, run_id: int, load: SourceLoad) -> None:
+    if load.quarantine.empty:
+        return
+    rows = load.quarantine.assign(run_id=run_id, source=load.spec.name, location=load.location)
+    store_io.insert_frame(connection, Quarantine, rows)

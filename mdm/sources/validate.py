@@ -1,0 +1,376 @@
+"""Validation of one source's parsed rows into records and quarantine rows.
+
+Pure functions on data frames, no input or output. A parsed frame holds one column per column of
+the source, with the values as read (text for CSV, native values for Parquet, JSON Lines and
+SQL), indexed by row number. ``validate_rows`` splits it into the good rows, mapped onto the
+canonical attributes, and the bad rows with one quarantine row per problem found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import re
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdm.config.specs import SourceSpec
+from mdm.schema import Entity, attribute_names
+
+STRING = pd.StringDtype()
+UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+BOOKKEEPING_COLUMNS: tuple[str, ...] = ("source_key", "row_number", "last_modified", "deleted")
+QUARANTINE_COLUMNS: tuple[str, ...] = ("row_number", "source_key", "column", "reason", "raw")
+
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "0", "no", "n", "f", ""})
+
+# Text decoded with errors="surrogateescape" carries each undecodable byte as a lone surrogate.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+# Beyond this a float no longer holds every integer exactly; print it as Python does.
+_EXACT_FLOAT_INTEGERS = 2.0**53
+
+
+def record_columns(entity: Entity) -> list[str]:
+    """The columns of a records frame, in order."""
+    return [*BOOKKEEPING_COLUMNS, *attribute_names(entity)]
+
+
+def empty_records(entity: Entity) -> pd.DataFrame:
+    columns: dict[str, Any] = {
+        "source_key": pd.Series(dtype=STRING),
+        "row_number": pd.Series(dtype="int64"),
+        "last_modified": pd.Series(dtype=UTC_NS),
+        "deleted": pd.Series(dtype=bool),
+    }
+    columns.update({name: pd.Series(dtype=STRING) for name in attribute_names(entity)})
+    return pd.DataFrame(columns)
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return quarantine_frame([], [], [], [], [])
+
+
+def quarantine_frame(
+    row_numbers: Iterable[int | None],
+    source_keys: Iterable[str | None],
+    columns: Iterable[str | None],
+    reasons: Iterable[str],
+    raws: Iterable[str],
+) -> pd.DataFrame:
+    """A quarantine frame with its exact dtypes."""
+    return pd.DataFrame(
+        {
+            "row_number": pd.array(list(row_numbers), dtype="Int64"),
+            "source_key": pd.array(list(source_keys), dtype=STRING),
+            "column": pd.array(list(columns), dtype=STRING),
+            "reason": pd.array(list(reasons), dtype=STRING),
+            "raw": pd.array(list(raws), dtype=STRING),
+        }
+    )
+
+
+# ---- values as text --------------------------------------------------------------------------
+
+
+def as_text(values: pd.Series[Any]) -> pd.Series[Any]:
+    """Each value as text, None where missing: an object series, index kept.
+
+    Text read from files stays exactly as read (undecodable bytes included, found later).
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) or (
+        pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        text = values.astype(object)
+        return text.where(text.notna(), None)
+    if pd.api.types.is_integer_dtype(dtype):
+        text = values.astype(STRING).astype(object)
+        return text.where(text.notna(), None)
+    return pd.Series([value_text(v) for v in values], index=values.index, dtype=object)
+
+
+def value_text(value: object) -> str | None:
+    """One native value as a person would write it in a file."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return _float_text(float(value))
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, int | np.integer | decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        # Decoded like file text, so undecodable bytes are found and quarantined the same way.
+        return bytes(value).decode("utf-8", errors="surrogateescape")
+    if isinstance(value, dict | list | tuple | np.ndarray):
+        return json.dumps(_jsonable(value), ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _float_text(value: float) -> str | None:
+    if np.isnan(value):
+        return None
+    # A postcode or flag that went through a float column reads "2100", not "2100.0".
+    if value.is_integer() and abs(value) < _EXACT_FLOAT_INTEGERS:
+        return str(int(value))
+    return repr(value)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def readable(text: str, encoding: str) -> str:
+    """Text with undecodable bytes shown as escapes (``\\xe9``), safe to print and store."""
+    if not _UNDECODABLE.search(text):
+        return text
+    raw = text.encode(encoding, errors="surrogateescape")
+    return raw.decode(encoding, errors="backslashreplace")
+
+
+def trimmed(text: pd.Series[Any]) -> pd.Series[Any]:
+    """Text without surrounding white space; empty becomes None."""
+    stripped = text.str.strip()
+    return stripped.where(stripped.notna() & (stripped != ""), None)
+
+
+# ---- checks ----------------------------------------------------------------------------------
+# Each check returns problems: a frame with columns row_number, column, reason.
+
+
+def problems_frame(
+    row_numbers: Iterable[Hashable], column: str, reasons: Iterable[str]
+) -> pd.DataFrame:
+    numbers = np.asarray(list(row_numbers), dtype="int64")
+    reason_list = list(reasons)
+    return pd.DataFrame(
+        {"row_number": numbers, "column": [column] * len(numbers), "reason": reason_list}
+    )
+
+
+def undecodable_bytes(text: pd.Series[Any], column: str, encoding: str) -> pd.DataFrame:
+    """Rows whose value holds bytes the configured encoding cannot decode."""
+    present = text.dropna()
+    # One regex over the joined column first: the common case, a clean column, costs one pass.
+    if present.empty or not _UNDECODABLE.search("".join(present)):
+        return problems_frame([], column, [])
+    bad = present[present.str.contains(_UNDECODABLE, regex=True)]
+    reasons = [
+        f"bytes not valid {encoding} in column '{column}' (read as '{readable(v, encoding)}')"
+        for v in bad
+    ]
+    return problems_frame(bad.index, column, reasons)
+
+
+def empty_keys(keys: pd.Series[Any], column: str) -> pd.DataFrame:
+    missing = keys[keys.isna()]
+    return problems_frame(missing.index, column, [f"key column '{column}' is empty"] * len(missing))
+
+
+def duplicate_keys(keys: pd.Series[Any], column: str, encoding: str) -> pd.DataFrame:
+    """Every row of a key seen more than once: we cannot know which row is right."""
+    present = keys.dropna()
+    repeated = present[present.duplicated(keep=False)]
+    if repeated.empty:
+        return problems_frame([], column, [])
+    numbers = pd.Series(repeated.index, index=repeated.index)
+    rows = numbers.groupby(repeated).transform(lambda r: ", ".join(map(str, r)))
+    counts = repeated.map(repeated.value_counts())
+    reasons = [
+        f"key '{readable(key, encoding)}' appears {count} times (rows {where}); "
+        + ("both rows" if count == 2 else f"all {count} rows")
+        + " quarantined, as mdm cannot tell which is right"
+        for key, count, where in zip(repeated, counts, rows, strict=True)
+    ]
+    return problems_frame(repeated.index, column, reasons)
+
+
+def parse_last_modified(
+    values: pd.Series[Any], column: str, encoding: str
+) -> tuple[pd.Series[Any], pd.DataFrame]:
+    """Last-modified times in UTC (naive means UTC), and the values that are not dates."""
+    if _is_datetime(values):
+        times = values.dt.tz_convert("UTC") if values.dt.tz else values.dt.tz_localize("UTC")
+        return _within_range(times, column, None)
+    text = trimmed(as_text(values))
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    bad = text[text.notna() & parsed.isna()]
+    not_dates = problems_frame(
+        bad.index, column, [_date_reason(readable(v, encoding)) for v in bad]
+    )
+    times, outside = _within_range(parsed, column, text)
+    return times, _combine([not_dates, outside])
+
+
+def _within_range(
+    times: pd.Series[Any], column: str, text: pd.Series[Any] | None
+) -> tuple[pd.Series[Any], pd.DataFrame]:
+    """Times as nanoseconds; dates beyond them (a 9999-12-31 "never") are problems."""
+    low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    outside = times.notna() & ((times < low) | (times > high))
+    bad = times[outside]
+    shown = bad.map(value_text) if text is None else text[outside]
+    reasons = [_range_reason(str(v)) for v in shown]
+    return times.mask(outside).astype(UTC_NS), problems_frame(bad.index, column, reasons)
+
+
+def _date_reason(value: str) -> str:
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return (
+            f"last-modified '{value}' is not a date; "
+            "expected ISO 8601 such as 2024-03-31 or 2024-03-31T14:05:00Z"
+        )
+    return _range_reason(value)
+
+
+def _range_reason(value: str) -> str:
+    return f"last-modified '{value}' is outside the dates mdm can store (1677-09-22 to 2262-04-11)"
+
+
+def parse_deleted(
+    values: pd.Series[Any], column: str, encoding: str
+) -> tuple[pd.Series[Any], pd.DataFrame]:
+    """Deleted flags as booleans (empty is not deleted), and the values that are not flags."""
+    text = trimmed(as_text(values))
+    words = text.str.lower()
+    flags = words.isin(TRUE_WORDS)
+    bad = text[words.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS)]
+    reasons = [
+        f"deleted flag '{readable(v, encoding)}' is not true/false "
+        "(accepted: true/false, yes/no, y/n, t/f, 1/0, or empty)"
+        for v in bad
+    ]
+    return flags.astype(bool), problems_frame(bad.index, column, reasons)
+
+
+# ---- the whole frame -------------------------------------------------------------------------
+
+
+def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split parsed rows into records and quarantine rows (one per problem, by row number)."""
+    encoding = spec.encoding
+    texts = {column: as_text(frame[column]) for column in spec.source_columns}
+    checks = [undecodable_bytes(texts[column], column, encoding) for column in texts]
+    unreadable = {str(p["column"].iloc[0]): p["row_number"] for p in checks if not p.empty}
+    keys = trimmed(texts[spec.key])
+    checks += [empty_keys(keys, spec.key), duplicate_keys(keys, spec.key, encoding)]
+
+    last_modified = pd.Series(pd.NaT, index=frame.index, dtype=UTC_NS)
+    if spec.last_modified:
+        column = spec.last_modified
+        values = frame[column] if _is_datetime(frame[column]) else texts[column]
+        last_modified, bad = parse_last_modified(
+            _skip(values, unreadable.get(column)), column, encoding
+        )
+        checks.append(bad)
+    deleted = pd.Series(False, index=frame.index, dtype=bool)
+    if spec.deleted_flag:
+        column = spec.deleted_flag
+        deleted, bad = parse_deleted(_skip(texts[column], unreadable.get(column)), column, encoding)
+        checks.append(bad)
+
+    problems = _combine(checks)
+    good = ~frame.index.isin(problems["row_number"])
+    records = _records(spec, texts, keys[good], last_modified[good], deleted[good])
+    return records, _quarantine(frame, problems, keys, encoding)
+
+
+def _skip(values: pd.Series[Any], rows: pd.Series[Any] | None) -> pd.Series[Any]:
+    """Values without those already reported as undecodable: one problem, one report."""
+    return values if rows is None else values.mask(values.index.isin(rows))
+
+
+def _is_datetime(values: pd.Series[Any]) -> bool:
+    dtype = values.dtype
+    return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype)
+
+
+def _combine(checks: list[pd.DataFrame]) -> pd.DataFrame:
+    found = [problems for problems in checks if not problems.empty]
+    if not found:
+        return problems_frame([], "", [])
+    # Stable sort: by row, then in the order the checks ran.
+    return pd.concat(found, ignore_index=True).sort_values("row_number", kind="stable")
+
+
+def _records(
+    spec: SourceSpec,
+    texts: dict[str, pd.Series[Any]],
+    keys: pd.Series[Any],
+    last_modified: pd.Series[Any],
+    deleted: pd.Series[Any],
+) -> pd.DataFrame:
+    index = keys.index
+    columns: dict[str, Any] = {
+        "source_key": keys.to_numpy(dtype=object),
+        "row_number": np.asarray(index, dtype="int64"),
+        "last_modified": last_modified.array,
+        "deleted": deleted.to_numpy(dtype=bool),
+    }
+    for name in attribute_names(spec.entity):
+        column = spec.mapping.get(name)
+        columns[name] = texts[column].loc[index].to_numpy() if column else [None] * len(index)
+    records = pd.DataFrame(columns)
+    # Good rows hold no undecodable bytes, so Arrow strings (and their fast strip) take them.
+    text_columns = ["source_key", *attribute_names(spec.entity)]
+    records[text_columns] = records[text_columns].astype(STRING).apply(_stripped)
+    return records
+
+
+def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
+    stripped = text.str.strip()
+    return stripped.mask(stripped == "")
+
+
+def _quarantine(
+    frame: pd.DataFrame, problems: pd.DataFrame, keys: pd.Series[Any], encoding: str
+) -> pd.DataFrame:
+    if problems.empty:
+        return empty_quarantine()
+    numbers = problems["row_number"].tolist()
+    bad = frame.loc[problems["row_number"].drop_duplicates().tolist()]
+    raws = raw_json(bad, encoding)
+    row_keys = [keys.loc[n] for n in numbers]
+    return quarantine_frame(
+        numbers,
+        [None if key is None else readable(key, encoding) for key in row_keys],
+        problems["column"],
+        problems["reason"],
+        [raws[n] for n in numbers],
+    )
+
+
+def raw_json(rows: pd.DataFrame, encoding: str) -> dict[Hashable, str]:
+    """Each row as read, as a JSON object of column -> text, keyed by row number."""
+    texts = {str(column): as_text(rows[column]).tolist() for column in rows.columns}
+    return {
+        number: raw_object({column: values[i] for column, values in texts.items()}, encoding)
+        for i, number in enumerate(rows.index)
+    }
+
+
+def raw_object(values: dict[str, str | None], encoding: str) -> str:
+    readable_values = {
+        readable(column, encoding): None if text is None else readable(text, encoding)
+        for column, text in values.items()
+    }
+    return json.dumps(readable_values, ensure_ascii=False)
