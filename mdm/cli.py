@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mdm import pipeline
@@ -43,7 +45,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except MdmError as error:
-        errors.print(f"[bold red]Error[/] ({error.reason}): {error}", highlight=False)
+        errors.print(f"[bold red]Error[/] ({error.reason}): {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -164,12 +166,19 @@ def demo(
         with _progress() as say:
             summary = pipeline.run(project, progress=say)
     print_summary(summary)
+    mdm = _invocation()
     console.print(
         f"\nThe demo project is in [bold]{directory}[/] (its store: {directory / 'mdm.db'}).\n"
-        f"Try: [bold]mdm status -p {directory}[/], [bold]mdm quarantine -p {directory}[/], "
-        f"and [bold]mdm show <golden id> -p {directory}[/] with an id from "
+        f"Try: [bold]{mdm} status -p {directory}[/], [bold]{mdm} quarantine -p {directory}[/], "
+        f"and [bold]{mdm} show <golden id> -p {directory}[/] with an id from "
         f"{Path(summary.exports or '') / 'accounts.csv'}."
     )
+
+
+def _invocation() -> str:
+    """How the user called us, so printed hints can be pasted (e.g. .venv/bin/mdm)."""
+    called = Path(sys.argv[0])
+    return str(called) if called.name == "mdm" and called.parent != Path() else "mdm"
 
 
 def _reset_demo(directory: Path) -> None:
@@ -201,7 +210,6 @@ ENTITY_COLUMNS = {
     "entity": "entity",
     "records": "records",
     "golden": "golden",
-    "multi_member": "merged groups",
     "candidate_pairs": "pairs",
     "created": "new ids",
     "updated": "updated",
@@ -218,7 +226,7 @@ def print_summary(summary: RunSummary) -> None:
         console.print(_frame_table("Golden records", _pick(entities, ENTITY_COLUMNS)))
     for entity in summary.entities:
         for warning in entity.warnings:
-            console.print(f"[yellow]warning[/] ({entity.entity}): {warning}")
+            console.print(f"[yellow]warning[/] ({entity.entity}): {escape(warning)}")
     if summary.quarantined:
         console.print(
             f"[yellow]{summary.quarantined} rows quarantined[/] (not loaded, kept with reasons): "
@@ -237,7 +245,7 @@ def _record_table(title: str, record: dict[str, Any]) -> Table:
     table.add_column("attribute", style="bold")
     table.add_column("value")
     for key, value in record.items():
-        table.add_row(key, "" if value is None or pd.isna(value) else str(value))
+        table.add_row(key, _cell(value))
     return table
 
 
@@ -263,11 +271,12 @@ def _frame_table(title: str, frame: pd.DataFrame) -> Table:
 
 
 def _cell(value: Any) -> str:
+    """Data as text; escaped, since a value like '[b]' is data, not markup."""
     if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
         return ""
     if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
+        return escape(json.dumps(value))
+    return escape(str(value))
 
 
 def main() -> None:

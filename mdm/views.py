@@ -184,4 +184,4 @@ def run_quarantine(project: Project, run_id: int | None) -> pd.DataFrame:
             rows = store_io.quarantine(connection, run_id)
     finally:
         store.close()
-    return rows[["run_id", "source", "row_number", "source_key", "column", "reason"]]
+    return rows[["source", "row_number", "source_key", "column", "reason"]]

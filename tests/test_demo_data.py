@@ -33,7 +33,7 @@ PERSONAL_DOMAINS = {d for c in vocabulary.COUNTRIES for d in c.personal_email_do
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoTruth]:
     directory = tmp_path_factory.mktemp("demo")
-    return directory, generate_demo(directory)
+    return directory, generate_demo(directory, faults=False)
 
 
 @pytest.fixture(scope="module")

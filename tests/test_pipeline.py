@@ -77,6 +77,12 @@ def test_demo_end_to_end_and_rerun_changes_nothing(tmp_path: Path, store_url: st
         assert len(joined) == len(values)
         assert (joined["value"] == joined["value_lineage"]).all()
 
+    # The demo's damaged extract rows are quarantined with their reasons; the rest loaded.
+    assert {(s.source, s.quarantined) for s in first.sources if s.quarantined} == {
+        ("crm_contacts", 2),
+        ("marketing_leads", 1),
+    }
+
     # Duplicates were found: fewer golden records than records.
     accounts = next(e for e in first.entities if e.entity == "account")
     assert accounts.golden < accounts.records

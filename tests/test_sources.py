@@ -492,17 +492,18 @@ def test_plan_changes_example() -> None:
     full = plan_changes(incoming, state, LoadMode.FULL)
     assert full.inserts["source_key"].tolist() == ["tombstoned", "new"]
     assert full.updates["source_key"].tolist() == ["changed"]
-    assert full.deletes["source_key"].tolist() == ["flagged", "absent"]
-    assert full.unchanged == 2
-    absent = full.deletes.iloc[1]
+    # A key first seen flagged deleted is kept as a tombstone.
+    assert full.deletes["source_key"].tolist() == ["flagged", "unknown-flagged", "absent"]
+    assert full.unchanged == 1
+    absent = full.deletes.iloc[2]
     assert (absent["name"], absent["city"], bool(absent["deleted"])) == ("D", "Dover", True)
     assert pd.isna(absent["row_number"]) and pd.isna(absent["last_modified"])
     assert absent["content_hash"] == records([("absent", "D", "Dover", True)])["content_hash"][0]
     assert list(full.deletes.columns) == list(incoming.columns)
 
     delta = plan_changes(incoming, state[["source_key", "content_hash", "deleted"]], LoadMode.DELTA)
-    assert delta.deletes["source_key"].tolist() == ["flagged"]
-    assert (len(delta.inserts), len(delta.updates), delta.unchanged) == (2, 1, 2)
+    assert delta.deletes["source_key"].tolist() == ["flagged", "unknown-flagged"]
+    assert (len(delta.inserts), len(delta.updates), delta.unchanged) == (2, 1, 1)
 
 
 # A model store: key -> (content hash, deleted).
@@ -582,8 +583,9 @@ def test_every_incoming_key_ends_live_with_its_hash_unless_flagged(
         if not deleted:
             assert after[key] == (digest, False)
     # Each incoming row is counted once: written, tombstoned, or unchanged.
-    flagged_live = {key for key, (_, deleted) in versions(incoming) if deleted} & live(before)
-    counted = len(plan.inserts) + len(plan.updates) + len(flagged_live) + plan.unchanged
+    flagged = {key for key, (_, deleted) in versions(incoming) if deleted}
+    tombstoned = flagged & (live(before) | (set(incoming["source_key"]) - set(before)))
+    counted = len(plan.inserts) + len(plan.updates) + len(tombstoned) + plan.unchanged
     assert counted == len(incoming)
 
 

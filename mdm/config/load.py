@@ -22,7 +22,9 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def find_project_file(path: Path) -> Path:
     """Accept the project folder or the project file itself."""
-    return path / PROJECT_FILE if path.is_dir() else path
+    if path.is_dir() or (not path.exists() and path.suffix != ".toml"):
+        return path / PROJECT_FILE
+    return path
 
 
 def load_project(path: Path) -> Project:

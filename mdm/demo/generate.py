@@ -112,11 +112,15 @@ class DemoData:
     truth: DemoTruth
 
 
-def generate_demo(directory: Path, *, accounts: int = 600, seed: int = 7) -> DemoTruth:
+def generate_demo(
+    directory: Path, *, accounts: int = 600, seed: int = 7, faults: bool = True
+) -> DemoTruth:
     """Write a demo project into ``directory``: ``data/``, ``truth/`` and ``mdm.toml``.
 
     ``accounts`` is the number of true organisations; the files hold more account records
-    (duplicates, two systems) and about four contact records per organisation.
+    (duplicates, two systems) and about four contact records per organisation. ``faults``
+    appends the damage real extracts carry (a cut-off line, a row without its key, a row
+    from a badly configured export), which mdm quarantines; those rows are not in the truth.
     """
     data = generate_tables(accounts=accounts, seed=seed)
     project = project_toml(accounts=accounts, seed=seed)
@@ -126,10 +130,20 @@ def generate_demo(directory: Path, *, accounts: int = 600, seed: int = 7) -> Dem
     (directory / "truth").mkdir(parents=True, exist_ok=True)
     for source in _SOURCES:
         source.write(data.tables[source.name], directory / source.path)
+    if faults:
+        _add_extract_faults(directory)
     _write_csv(data.truth.accounts, directory / "truth" / "accounts.csv")
     _write_csv(data.truth.contacts, directory / "truth" / "contacts.csv")
     (directory / "mdm.toml").write_text(project, encoding="utf-8")
     return data.truth
+
+
+def _add_extract_faults(directory: Path) -> None:
+    with (directory / "data" / "crm_contacts.csv").open("a", encoding="utf-8") as handle:
+        handle.write(",0015g000009ZZZZ,Dana,Reyes,dana.reyes@example.com,,,,,,,,2024-05-02,false\n")
+        handle.write("0035g000009ZZZY;Sam;Okafor;sam.okafor@example.com\n")
+    with (directory / "data" / "marketing_leads.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"lead_id": "L-99999", "first": "Ana", "last": "Mar\n')
 
 
 def generate_tables(*, accounts: int = 600, seed: int = 7) -> DemoData:

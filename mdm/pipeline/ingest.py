@@ -53,17 +53,24 @@ def ingest_load(connection: Connection, run_id: int, load: SourceLoad) -> Source
 def _tombstones(
     deletes: pd.DataFrame, current: pd.DataFrame, attributes: list[str]
 ) -> pd.DataFrame:
-    """A deleted record keeps the values it had, so its history shows what went away."""
-    if deletes.empty:
+    """A key gone from a full extract keeps the values it had, so history shows what went.
+
+    Rows the source flagged deleted carry their own values; absent keys have no row number.
+    """
+    absent = deletes["row_number"].isna().to_numpy(dtype=bool)
+    if not absent.any():
         return deletes
     previous = current.set_index("source_key")["attributes"]
-    values = pd.DataFrame(
-        [json.loads(previous[key]) for key in deletes["source_key"]], index=deletes.index
-    ).reindex(columns=attributes)
-    tombstones = deletes.drop(columns=[c for c in attributes if c in deletes.columns])
-    tombstones = pd.concat([tombstones, values.astype("string")], axis=1)
-    tombstones["deleted"] = True
-    return tombstones.assign(content_hash=content_hash(tombstones, attributes))
+    keys = deletes.loc[absent, "source_key"]
+    values = pd.DataFrame([json.loads(previous[key]) for key in keys], index=keys.index).reindex(
+        columns=attributes
+    )
+    tombstones = deletes.copy()
+    tombstones.loc[absent, attributes] = values.astype("string")
+    hashes = content_hash(tombstones.loc[absent], attributes)
+    tombstones["content_hash"] = tombstones["content_hash"].astype("string")
+    tombstones.loc[absent, "content_hash"] = hashes
+    return tombstones
 
 
 def _write_versions(

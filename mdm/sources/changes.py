@@ -73,8 +73,10 @@ def plan_changes(incoming: pd.DataFrame, current: pd.DataFrame, mode: LoadMode) 
     is_live = (merged["_merge"] == "both").to_numpy()
     changed = (merged["hash"] != merged["live_hash"]).fillna(True).to_numpy(dtype=bool)
     flagged = incoming["deleted"].astype(bool).to_numpy()
+    # A key first seen already deleted is recorded as a tombstone: what a source said is kept.
+    unseen = ~keys.isin(current["source_key"].astype(STRING)).to_numpy(dtype=bool)
 
-    deletes = [_with_nullable_rows(incoming[flagged & is_live])]
+    deletes = [_with_nullable_rows(incoming[flagged & (is_live | unseen)])]
     if mode is LoadMode.FULL:
         seen = known.merge(state[["source_key"]], on="source_key", how="left", indicator=True)
         absent = live[(seen["_merge"] == "left_only").to_numpy()]
@@ -83,7 +85,7 @@ def plan_changes(incoming: pd.DataFrame, current: pd.DataFrame, mode: LoadMode) 
         inserts=incoming[~flagged & ~is_live].reset_index(drop=True),
         updates=incoming[~flagged & is_live & changed].reset_index(drop=True),
         deletes=_concat(deletes, _with_nullable_rows(incoming.iloc[0:0])),
-        unchanged=int((~flagged & is_live & ~changed).sum() + (flagged & ~is_live).sum()),
+        unchanged=int((~flagged & is_live & ~changed).sum() + (flagged & ~is_live & ~unseen).sum()),
     )
 
 

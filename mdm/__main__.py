@@ -1,0 +1,5 @@
+"""``python -m mdm`` runs the ``mdm`` command."""
+
+from mdm.cli import main
+
+main()
