@@ -1,0 +1,74 @@
+"""The store's schema: models and migrations agree, stores upgrade, newer stores are refused."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from mdm.errors import MdmError
+from mdm.store import open_store
+from mdm.store.schema_version import alembic_config, current_revision, head_revision, upgrade
+
+TABLES = {
+    "run",
+    "source_record",
+    "golden_account",
+    "golden_contact",
+    "xref",
+    "redirect",
+    "lineage",
+    "quarantine",
+}
+
+
+def test_migrations_build_exactly_the_models(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        with store.transaction() as connection:
+            assert current_revision(connection) == head_revision()
+            assert TABLES <= set(inspect(connection).get_table_names())
+            # Raises if the models hold anything the migrations do not create.
+            command.check(alembic_config(connection))
+    finally:
+        store.close()
+
+
+def test_a_store_made_at_the_first_revision_opens_at_head(store_url: str) -> None:
+    store = open_store(store_url)
+    store.close()
+    from sqlalchemy import create_engine
+
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "base")
+            assert "run" not in inspect(connection).get_table_names()
+            upgrade(connection, "0001")
+            assert current_revision(connection) == "0001"
+    finally:
+        engine.dispose()
+    reopened = open_store(store_url)
+    try:
+        with reopened.transaction() as connection:
+            assert current_revision(connection) == head_revision()
+    finally:
+        reopened.close()
+
+
+def test_a_store_from_a_newer_mdm_is_refused(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        with store.transaction() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    finally:
+        store.close()
+    with pytest.raises(MdmError) as caught:
+        open_store(store_url)
+    assert "schema revision 9999_future, made by a newer mdm" in str(caught.value)
+
+
+def test_an_unusable_store_url_is_a_clear_error() -> None:
+    with pytest.raises(MdmError) as caught:
+        open_store("nosuchdb://somewhere/x")
+    assert "is not usable" in str(caught.value)
