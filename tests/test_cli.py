@@ -35,6 +35,24 @@ def test_demo_then_inspect(tmp_path: Path) -> None:
     assert "Lineage" in show.stdout
     assert "records" in show.stdout  # the source records, grouped by system
 
+    lineage = mdm("lineage", golden_id, "-p", "shop", cwd=tmp_path)
+    assert lineage.returncode == 0, lineage.stderr
+    assert f"Lineage of {golden_id}" in lineage.stdout
+    history = mdm("history", golden_id, "-p", "shop", cwd=tmp_path)
+    assert history.returncode == 0, history.stderr
+    assert "created" in history.stdout
+    resolved = mdm("resolve", golden_id, "-p", "shop", cwd=tmp_path)
+    assert resolved.stdout.strip() == f"{golden_id} (active)"
+
+    xref = pd.read_csv(tmp_path / "shop" / "exports" / "xref.csv", dtype=str)
+    pair = xref[xref["golden_id"] == golden_id].head(2)
+    left, right = (f"{s}:{k}" for s, k in zip(pair["source"], pair["source_key"], strict=True))
+    explained = mdm("explain", left, right, "-p", "shop", cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert "match" in explained.stdout
+    queue = mdm("review", "-p", "shop", cwd=tmp_path)
+    assert queue.returncode == 0, queue.stderr
+
     status = mdm("status", "-p", "shop", cwd=tmp_path)
     assert status.returncode == 0
     assert re.search(r"│ 1 +│ run +│ succeeded", status.stdout)

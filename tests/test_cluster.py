@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.matching.cluster import connected_components
+from mdm.matching.cluster import bridges, cluster, connected_components
 
 Edges = list[tuple[int, int]]
 
@@ -110,3 +110,129 @@ def test_labels_do_not_depend_on_edge_order_or_direction(
     rng.shuffle(shuffled)
     flipped = [(b, a) if rng.random() < 0.5 else (a, b) for a, b in shuffled]
     assert components(n, flipped).tolist() == components(n, edges).tolist()
+
+
+# ---- bridges and clustering that does not chain --------------------------------------------
+
+
+def simple_edges(edges: Edges) -> Edges:
+    """Each undirected edge once, no self-loops (candidate pairs are like that)."""
+    return sorted({(min(a, b), max(a, b)) for a, b in edges if a != b})
+
+
+@pytest.mark.parametrize(("n", "m", "seed"), [(10, 12, 1), (200, 220, 2), (2_000, 2_100, 3)])
+def test_bridges_match_networkx_on_random_graphs(n: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    edges = simple_edges(
+        list(zip(rng.integers(0, n, m).tolist(), rng.integers(0, n, m).tolist(), strict=True))
+    )
+    array = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    found = bridges(n, array[:, 0], array[:, 1])
+    graph = nx.Graph(edges)
+    expected = {(min(a, b), max(a, b)) for a, b in nx.bridges(graph)}
+    assert {
+        edge for edge, is_bridge in zip(edges, found.tolist(), strict=True) if is_bridge
+    } == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_bridges_match_networkx(graph: tuple[int, Edges]) -> None:
+    n, edges = graph
+    edges = simple_edges(edges)
+    array = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    found = bridges(n, array[:, 0], array[:, 1])
+    expected = {(min(a, b), max(a, b)) for a, b in nx.bridges(nx.Graph(edges))} if edges else set()
+    assert {
+        edge for edge, is_bridge in zip(edges, found.tolist(), strict=True) if is_bridge
+    } == expected
+
+
+def test_repeated_edges_are_not_bridges() -> None:
+    assert bridges(3, np.array([0, 0, 1]), np.array([1, 1, 2])).tolist() == [False, False, True]
+
+
+def run_cluster(
+    n: int,
+    pairs: list[tuple[int, int, bool, float]],
+    cannot: Edges = (),  # type: ignore[assignment]
+    split: bool = True,
+) -> tuple[list[int], list[bool]]:
+    left = np.array([p[0] for p in pairs], dtype=np.int64)
+    right = np.array([p[1] for p in pairs], dtype=np.int64)
+    matched = np.array([p[2] for p in pairs], dtype=bool)
+    probability = np.array([p[3] for p in pairs], dtype=np.float64)
+    apart = np.array(list(cannot), dtype=np.int64).reshape(-1, 2)
+    labels, cut = cluster(
+        n, left, right, matched, probability, cannot_link=(apart[:, 0], apart[:, 1]),
+        split_bridges=split,
+    )  # fmt: skip
+    return labels.tolist(), cut.tolist()
+
+
+def test_a_weak_bridge_between_two_dense_groups_is_cut() -> None:
+    # 0-1-2 and 3-4-5 are triangles of strong matches; 2-3 matches, but 0-3, 1-4 and 2-5
+    # were compared and are clearly different.
+    strong = [(0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5)]
+    pairs = [(a, b, True, 0.99) for a, b in strong]
+    pairs += [(2, 3, True, 0.9), (0, 3, False, 0.01), (1, 4, False, 0.02), (2, 5, False, 0.01)]
+    labels, cut = run_cluster(6, pairs)
+    assert labels == [0, 0, 0, 1, 1, 1]
+    assert cut == [False] * 6 + [True, False, False, False]
+    # Without the contradicting pairs the same bridge holds.
+    labels, cut = run_cluster(6, pairs[:7])
+    assert labels == [0] * 6
+    assert not any(cut)
+
+
+def test_a_bridge_without_contradiction_is_kept_and_a_clique_is_never_split() -> None:
+    pairs = [(0, 1, True, 0.99), (1, 2, True, 0.6), (0, 2, False, 0.4)]  # average 0.66
+    assert run_cluster(3, pairs)[0] == [0, 0, 0]
+    clique = [(a, b, True, 0.51) for a in range(4) for b in range(a + 1, 4)]
+    assert run_cluster(5, [*clique, (3, 4, False, 0.0)])[0] == [0, 0, 0, 0, 1]
+
+
+def test_cannot_link_splits_the_weakest_way() -> None:
+    # A chain 0-1-2-3 whose ends must stay apart: the weakest edge (1-2) goes.
+    pairs = [(0, 1, True, 0.99), (1, 2, True, 0.7), (2, 3, True, 0.95)]
+    labels, cut = run_cluster(4, pairs, cannot=[(0, 3)])
+    assert labels == [0, 0, 1, 1]
+    assert cut == [False, True, False]
+
+
+@st.composite
+def scored_graphs(draw: st.DrawFn) -> tuple[int, list[tuple[int, int, bool, float]], Edges]:
+    n, edges = draw(graphs())
+    edges = simple_edges(edges)
+    pairs = [
+        (a, b, draw(st.booleans()), draw(st.floats(min_value=0.0, max_value=1.0))) for a, b in edges
+    ]
+    node = st.integers(min_value=0, max_value=n - 1)
+    cannot = [(a, b) for a, b in draw(st.lists(st.tuples(node, node), max_size=4)) if a != b]
+    return n, pairs, cannot
+
+
+@settings(max_examples=200, deadline=None)
+@given(scored_graphs())
+def test_clusters_respect_constraints_and_never_add_links(
+    graph: tuple[int, list[tuple[int, int, bool, float]], Edges],
+) -> None:
+    n, pairs, cannot = graph
+    labels, cut = run_cluster(n, pairs, cannot)
+    for a, b in cannot:
+        assert labels[a] != labels[b]
+    # Every cluster is connected by the matches that were kept (a subset of the matches).
+    kept = [
+        (a, b)
+        for (a, b, matched, _), was_cut in zip(pairs, cut, strict=True)
+        if matched and not was_cut
+    ]
+    assert partition(labels) == partition(networkx_labels(n, kept))
+    assert all(matched for (_, _, matched, _), was_cut in zip(pairs, cut, strict=True) if was_cut)
+    # Without constraints and splitting, the clusters are the connected components.
+    plain, none_cut = run_cluster(n, pairs, split=False)
+    matched_edges = [(a, b) for a, b, matched, _ in pairs if matched]
+    assert partition(plain) == partition(networkx_labels(n, matched_edges))
+    assert not any(none_cut)
+    # Clustering only ever splits components, never joins them.
+    assert all(plain[a] == plain[b] for a in range(n) for b in range(n) if labels[a] == labels[b])

@@ -46,6 +46,13 @@ def contact_spec(*rules: tuple[str, list[str]], max_block_size: int = 500) -> Ma
     )
 
 
+def blocked(
+    frame: pd.DataFrame, spec: MatchSpec
+) -> tuple[pd.DataFrame, list[BlockingReport], list[str]]:
+    result = block(frame, spec)
+    return result.pairs, result.reports, result.warnings
+
+
 def pair_list(pairs: pd.DataFrame) -> list[tuple[int, int]]:
     return list(zip(pairs["left"].tolist(), pairs["right"].tolist(), strict=True))
 
@@ -104,7 +111,7 @@ def test_block_pairs(
     expected_pairs: list[tuple[int, int]],
     pairs_per_rule: list[int],
 ) -> None:
-    pairs, reports, warnings = block(records(columns), contact_spec(*rules))
+    pairs, reports, warnings = blocked(records(columns), contact_spec(*rules))
     assert pair_list(pairs) == expected_pairs
     assert pairs.dtypes.to_dict() == {"left": np.int64, "right": np.int64}
     assert [report.pairs for report in reports] == pairs_per_rule
@@ -120,7 +127,7 @@ def test_block_equals_brute_force_on_random_records() -> None:
         for name in ["email", "first_name", "last_name", "phone"]
     }
     frame = records(columns)
-    pairs, _, _ = block(frame, contact_spec(EMAIL, NAME_PHONE))
+    pairs, _, _ = blocked(frame, contact_spec(EMAIL, NAME_PHONE))
     expected = [
         (i, j)
         for i, j in itertools.combinations(range(n), 2)
@@ -134,9 +141,11 @@ def test_block_equals_brute_force_on_random_records() -> None:
 
 def test_oversized_block_is_skipped_with_a_warning() -> None:
     frame = records({"email": ["info@x.com", "ann@y.com", "info@x.com", "info@x.com", "ann@y.com"]})
-    pairs, reports, warnings = block(frame, contact_spec(EMAIL, max_block_size=2))
+    pairs, reports, warnings = blocked(frame, contact_spec(EMAIL, max_block_size=2))
     assert pair_list(pairs) == [(1, 4)]
-    assert reports == [BlockingReport("same_email", pairs=1, oversized_keys=1, skipped_pairs=3)]
+    assert reports == [
+        BlockingReport("same_email", pairs=1, oversized_keys=1, skipped_pairs=3, new_pairs=1)
+    ]
     assert warnings == [
         "rule 'same_email': 3 records share email='info@x.com'; a key this common is not "
         "evidence, its 3 pairs were skipped (raise max_block_size in rules/match/contact.toml "
@@ -153,10 +162,12 @@ def test_oversized_warnings_name_every_field_and_come_largest_first() -> None:
             "phone": ["+15550100"] * len(first),
         }
     )
-    pairs, reports, warnings = block(frame, contact_spec(NAME_PHONE, max_block_size=3))
+    pairs, reports, warnings = blocked(frame, contact_spec(NAME_PHONE, max_block_size=3))
     assert pair_list(pairs) == [(1207, 1208)]
     assert reports == [
-        BlockingReport("same_name_and_phone", pairs=1, oversized_keys=2, skipped_pairs=723_009)
+        BlockingReport(
+            "same_name_and_phone", pairs=1, oversized_keys=2, skipped_pairs=723_009, new_pairs=1
+        )
     ]
     key = "last_name='lee', phone='+15550100'"
     tail = "a key this common is not evidence"
@@ -215,8 +226,29 @@ def test_compare_no_pairs() -> None:
 
 # ---- score -----------------------------------------------------------------------------------
 
+# The deterministic account rules of the first release, as a rules file would say them.
 ACCOUNT_RULES = MatchSpec.model_validate(
-    {"entity": "account", **tomllib.loads((RULES_DIR / "account.toml").read_text())}
+    {
+        "entity": "account",
+        **tomllib.loads(
+            """
+            [[rules]]
+            name = "same_tax_id"
+            method = "exact"
+            fields = ["tax_id"]
+
+            [[rules]]
+            name = "same_name_and_postcode"
+            method = "exact"
+            fields = ["name", "postcode"]
+
+            [[rules]]
+            name = "same_name_and_domain"
+            method = "exact"
+            fields = ["name", "domain"]
+            """
+        ),
+    }
 )
 
 
@@ -364,3 +396,196 @@ def test_match_records_on_tiny_input(n: int) -> None:
 def test_match_records_rejects_malformed_input(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         match_records(frame, ACCOUNT_RULES)
+
+
+# ---- declarative blocking --------------------------------------------------------------------
+
+
+def blocking_spec(*rules: dict[str, Any], max_block_size: int = 500) -> MatchSpec:
+    return MatchSpec.model_validate(
+        {
+            "entity": "contact",
+            "method": "probabilistic",
+            "blocking": list(rules),
+            "comparisons": [{"field": "last_name"}],
+            "max_block_size": max_block_size,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "expected_pairs"),
+    [
+        pytest.param("last_name", ["smith", "smith", "smyth", NA], [(0, 1)], id="exact"),
+        pytest.param(
+            {"field": "last_name", "transform": "prefix", "length": 2},
+            ["smith", "smyth", "sa", "jones"],
+            [(0, 1)],
+            id="prefix",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "suffix", "length": 3},
+            ["smith", "keith", "smyth", NA],
+            [(0, 1)],
+            id="suffix",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "metaphone"},
+            ["smith", "smyth", "schmidt", "jones"],
+            [(0, 1)],
+            id="metaphone",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "soundex"},
+            ["robert", "rupert", "rubin", "jones"],
+            [(0, 1)],
+            id="soundex",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "nysiis"},
+            ["knight", "night", "nite", "jones"],
+            [(0, 1)],
+            id="nysiis",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "token"},
+            ["van der berg", "berg", "van dyke", "jones van"],
+            [(0, 1), (0, 2), (0, 3), (2, 3)],
+            id="each word is a key",
+        ),
+        pytest.param(
+            {"field": "last_name", "transform": "sorted_tokens"},
+            ["lee ann", "ann lee", "ann", NA],
+            [(0, 1)],
+            id="sorted tokens",
+        ),
+    ],
+)
+def test_blocking_transforms(
+    key: str | dict[str, Any], values: list[str | None], expected_pairs: list[tuple[int, int]]
+) -> None:
+    result = block(records({"last_name": values}), blocking_spec({"name": "r", "keys": [key]}))
+    assert pair_list(result.pairs) == expected_pairs
+    assert result.reports[0].pairs == len(expected_pairs)
+
+
+def test_token_keys_across_fields_find_swapped_names() -> None:
+    frame = records(
+        {"first_name": ["ann", "lee", "ann", "bo"], "last_name": ["lee", "ann", "kim", "lee"]}
+    )
+    rule = {
+        "name": "names",
+        "keys": [{"fields": ["first_name", "last_name"], "transform": "sorted_tokens"}],
+    }
+    assert pair_list(block(frame, blocking_spec(rule)).pairs) == [(0, 1)]
+
+
+def test_union_of_rules_gives_each_pair_once_with_its_rules() -> None:
+    rng = np.random.default_rng(3)
+    n = 250
+    columns = {
+        name: [None if v == "-" else v for v in rng.choice(list("abcd-"), n)]
+        for name in ["first_name", "last_name", "email"]
+    }
+    spec = blocking_spec(
+        {"name": "email", "keys": ["email"]},
+        {"name": "names", "keys": ["first_name", "last_name"]},
+        {"name": "first", "keys": [{"field": "first_name", "transform": "prefix", "length": 1}]},
+    )
+    result = block(records(columns), spec)
+    rules = [["email"], ["first_name", "last_name"], ["first_name"]]
+    expected: dict[tuple[int, int], int] = {}
+    for i, j in itertools.combinations(range(n), 2):
+        bits = 0
+        for index, fields in enumerate(rules):
+            if all(columns[f][i] is not None and columns[f][i] == columns[f][j] for f in fields):
+                bits |= 1 << index
+        if bits:
+            expected[(i, j)] = bits
+    assert pair_list(result.pairs) == sorted(expected)
+    assert result.rule_bits.tolist() == [expected[pair] for pair in sorted(expected)]
+    assert sum(r.new_pairs for r in result.reports) == len(expected)
+    assert [r.pairs for r in result.reports] == [
+        sum(1 for bits in expected.values() if bits >> index & 1) for index in range(3)
+    ]
+
+
+@pytest.mark.parametrize("mode", ["new", "groups"])
+def test_blocking_restricted_to_new_or_cross_group_pairs(mode: str) -> None:
+    rng = np.random.default_rng(4)
+    n = 200
+    columns = {"last_name": [str(v) for v in rng.choice(list("abcdefgh"), n)]}
+    flags = rng.random(n) < 0.2
+    groups = rng.integers(0, 3, n)
+    spec = blocking_spec({"name": "last", "keys": ["last_name"]})
+    if mode == "new":
+        result = block(records(columns), spec, new=flags)
+        allowed = [(i, j) for i, j in itertools.combinations(range(n), 2) if flags[i] or flags[j]]
+    else:
+        result = block(records(columns), spec, groups=groups)
+        allowed = [(i, j) for i, j in itertools.combinations(range(n), 2) if groups[i] != groups[j]]
+    expected = [(i, j) for i, j in allowed if columns["last_name"][i] == columns["last_name"][j]]
+    assert pair_list(result.pairs) == expected
+
+
+def test_oversized_transformed_key_warning_names_the_transform() -> None:
+    frame = records({"last_name": ["smith", "smyth", "smithe", "jones"]})
+    spec = blocking_spec(
+        {"name": "sound", "keys": [{"field": "last_name", "transform": "prefix", "length": 2}]},
+        max_block_size=2,
+    )
+    result = block(frame, spec)
+    assert result.warnings == [
+        "rule 'sound': 3 records share prefix2(last_name)='sm'; a key this common is not "
+        "evidence, its 3 pairs were skipped (raise max_block_size in "
+        "rules/match/contact.toml to keep them)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"comparisons": []}, "needs at least one \\[\\[comparisons\\]\\]"),
+        ({"blocking": []}, "needs at least one \\[\\[blocking\\]\\]"),
+        ({"comparisons": [{"field": "shoe_size"}]}, "'shoe_size', not a field"),
+        ({"comparisons": [{"field": "email", "kind": "jaro_winkler", "thresholds": [0.8, 0.9]}]},
+         "descending"),
+        ({"comparisons": [{"field": "email", "kind": "email", "thresholds": [0.8]}]},
+         "takes no thresholds"),
+        ({"thresholds": {"match": 0.5, "review": 0.9}}, "must not exceed"),
+        ({"blocking": [{"name": "b", "keys": [{"field": "email", "transform": "prefix"}]}]},
+         "needs 'length'"),
+        ({"blocking": [{"name": "b", "keys": [{"field": "email", "transform": "soundslike"}]}]},
+         "soundslike"),
+    ],
+)  # fmt: skip
+def test_probabilistic_spec_problems_fail_at_load(changes: dict[str, Any], message: str) -> None:
+    raw: dict[str, Any] = {
+        "entity": "contact",
+        "method": "probabilistic",
+        "blocking": [{"name": "email", "keys": ["email"]}],
+        "comparisons": [{"field": "email", "kind": "email"}],
+        **changes,
+    }
+    with pytest.raises(ValueError, match=message):
+        MatchSpec.model_validate(raw)
+
+
+def test_rules_method_refuses_probabilistic_parts() -> None:
+    with pytest.raises(ValueError, match="only used with method = 'probabilistic'"):
+        MatchSpec.model_validate(
+            {
+                "entity": "contact",
+                "rules": [{"name": "e", "fields": ["email"]}],
+                "comparisons": [{"field": "email"}],
+            }
+        )
+
+
+def test_rules_method_honours_constraints() -> None:
+    frame = accounts()
+    result = match_records(frame, ACCOUNT_RULES, cannot_link=[(20, 50)], must_link=[(10, 62)])
+    by_id = dict(zip(frame["record_id"], result.labels, strict=True))
+    assert by_id[20] != by_id[50]
+    assert by_id[10] == by_id[62]
+    assert "must_link" in set(result.links["rule"])

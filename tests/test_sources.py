@@ -607,3 +607,22 @@ def test_full_mode_tombstones_exactly_the_absent_live_keys(
         assert {key: after[key] for key in before if key not in extract} == {
             key: version for key, version in before.items() if key not in extract
         }
+
+
+def test_an_empty_json_lines_delta_is_zero_records(tmp_path: Path) -> None:
+    (tmp_path / "leads.jsonl").write_text("\n", encoding="utf-8")
+    spec = SourceSpec.model_validate(
+        {
+            "name": "leads",
+            "system": "Marketing",
+            "entity": "contact",
+            "format": "jsonl",
+            "path": "leads.jsonl",
+            "key": "lead_id",
+            "mode": "delta",
+            "mapping": {"email": "email"},
+        }
+    )
+    assert check_source(spec, tmp_path) == []
+    load = read_source(spec, tmp_path)
+    assert (load.rows_read, len(load.records), len(load.quarantine)) == (0, 0, 0)

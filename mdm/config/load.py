@@ -119,7 +119,7 @@ def _key_path(raw: dict[str, Any], loc: tuple[int | str, ...]) -> str:
             name = item.get("name") if isinstance(item, dict) else None
             parts[-1] += f"[{step}]" + (f" ({name})" if name else "")
             node = item
-        else:
+        elif step != "[key]":  # pydantic's marker for a bad dict key: the key itself follows
             parts.append(str(step))
             node = node.get(step) if isinstance(node, dict) else None
     return ".".join(parts)

@@ -1,9 +1,16 @@
-"""Blocking: candidate pairs from exact blocking keys, never all pairs.
+"""Blocking: candidate pairs from declarative blocking rules, never all pairs.
 
-Each match rule blocks on its own fields: records that agree exactly on every field of the rule
-(none of them empty) form a block, and every pair inside a block is a candidate. The candidate
-pairs of all rules are united, so each pair appears once; which rule holds for a pair is worked
-out again from the comparison levels (``mdm.matching.score``), which keeps this contract minimal.
+A blocking rule is a list of keys combined with AND: records whose keys all agree form a block,
+and every pair inside a block is a candidate. A key is a field's standardized value, or a
+transform of it: a prefix or suffix, a phonetic code (metaphone, NYSIIS, soundex), the words in
+sorted order, or each word (``token``: a record has one key per word, so it can sit in several
+blocks of one rule). A record with no key for some key of a rule (an empty field) is in no
+block of that rule: NA never equals anything.
+
+The candidate pairs of all rules are united, each pair once, and each pair remembers which
+rules made it (a bit per rule), which training uses. Pairs can be restricted to those touching
+at least one record flagged ``new`` (a nightly delta against the master), or to those across
+different ``groups`` (linking sources instead of deduplicating within them).
 
 A block larger than ``max_block_size`` is skipped with a warning: a key that many records share
 (a placeholder email, a switchboard number) is not evidence, and its pairs grow quadratically.
@@ -17,9 +24,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mdm.config import MatchRuleSpec, MatchSpec
+from mdm.config.match_spec import (
+    DERIVED_FIELDS,
+    BlockingKeySpec,
+    BlockingRuleSpec,
+    KeyTransform,
+    MatchSpec,
+    Method,
+    RuleAction,
+)
+from mdm.matching import values as V
+from mdm.matching.values import FieldValues, IntArray
 
-IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+MAX_RULES = 63  # rule membership is a bit per rule in a uint64
 
 
 @dataclass(frozen=True)
@@ -30,122 +48,351 @@ class BlockingReport:
     pairs: int  # candidate pairs of this rule alone (before the union with other rules)
     oversized_keys: int  # keys shared by more than max_block_size records
     skipped_pairs: int  # pairs those oversized keys would have produced
+    new_pairs: int = 0  # pairs of this rule that no earlier rule made
+
+
+# eq=False: a generated __eq__ would compare arrays element-wise and fail on truth value.
+@dataclass(frozen=True, eq=False)
+class Blocked:
+    """The candidate pairs (row positions ``left < right``, sorted, each once) and, per pair,
+    a bit per rule that made it (bit ``i``: ``rules[i]``)."""
+
+    pairs: pd.DataFrame
+    rule_bits: npt.NDArray[np.uint64]
+    rules: list[BlockingRuleSpec]
+    reports: list[BlockingReport]
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    """The keyed rows of one rule: row positions (ascending) and their block codes."""
+class _Keys:
+    """The keyed rows of one rule: row positions and block codes (a row may repeat)."""
 
-    positions: IntArray
+    rows: IntArray
     codes: IntArray
 
 
-def block(
-    records: pd.DataFrame, spec: MatchSpec
-) -> tuple[pd.DataFrame, list[BlockingReport], list[str]]:
-    """Candidate pairs of ``records`` (row positions, ``left < right``) under ``spec``'s rules.
+def blocking_rules(spec: MatchSpec) -> list[BlockingRuleSpec]:
+    """The rules that make candidate pairs: a rules spec blocks on each rule's fields; a
+    probabilistic one on its ``[[blocking]]`` rules and the fields of its forced matches."""
+    exact_rules = [
+        BlockingRuleSpec(name=rule.name, keys=[BlockingKeySpec(field=f) for f in rule.fields])
+        for rule in spec.rules
+        if rule.action is RuleAction.MATCH
+    ]
+    if spec.method is Method.RULES:
+        return exact_rules
+    return [*spec.blocking, *exact_rules]
 
-    Returns the pairs (int64 columns ``left``, ``right``, sorted, each pair once), one report
-    per rule in spec order, and one warning sentence per oversized block.
+
+def block(
+    records: pd.DataFrame,
+    spec: MatchSpec,
+    *,
+    new: npt.ArrayLike | None = None,
+    groups: npt.ArrayLike | None = None,
+    cache: dict[str, FieldValues] | None = None,
+) -> Blocked:
+    """Candidate pairs of ``records`` under ``spec``'s blocking rules.
+
+    ``new`` (bool per row): only pairs with at least one new record. ``groups`` (a label per
+    row): only pairs whose labels differ. ``cache`` keeps each field's codes for later stages.
     """
+    rules = blocking_rules(spec)
+    absent = sorted(
+        {f for rule in rules for key in rule.keys for f in key.inputs}
+        & (set(DERIVED_FIELDS[spec.entity]) - set(records.columns))
+    )
+    if absent:  # a derived column the caller did not add (account_id): no keys from it
+        empty = pd.array([pd.NA] * len(records), dtype="string")
+        records = records.assign(**dict.fromkeys(absent, empty))
+    if len(rules) > MAX_RULES:
+        raise ValueError(f"at most {MAX_RULES} blocking rules, got {len(rules)}")
     n = len(records)
-    lefts: list[IntArray] = []
-    rights: list[IntArray] = []
+    fields = cache if cache is not None else {}
+    new_mask = None if new is None else np.asarray(new, dtype=bool)
+    group_codes = None if groups is None else _group_codes(groups)
+    keys: list[IntArray] = []
     reports: list[BlockingReport] = []
     warnings: list[str] = []
-    for rule in spec.rules:
-        blocks = _blocks(records, rule.fields)
+    for rule in rules:
+        blocks = _rule_keys(records, rule, fields, n)
         sizes = np.bincount(blocks.codes).astype(np.int64)
         oversized = np.flatnonzero(sizes > spec.max_block_size)
         warnings += _oversized_warnings(records, spec, rule, blocks, sizes, oversized)
-        kept = _drop_blocks(blocks, oversized)
+        kept = _keep_blocks(blocks, sizes <= spec.max_block_size)
+        kept = _restrict_blocks(kept, new_mask, group_codes)
         left, right = _pairs_within_blocks(kept)
-        lefts.append(left)
-        rights.append(right)
+        if new_mask is not None:
+            touching = new_mask[left] | new_mask[right]
+            left, right = left[touching], right[touching]
+        if group_codes is not None:
+            across = group_codes[left] != group_codes[right]
+            left, right = left[across], right[across]
+        pair_keys = np.unique(left * max(n, 1) + right)  # a rule can make a pair twice
+        keys.append(pair_keys)
         reports.append(
             BlockingReport(
                 rule=rule.name,
-                pairs=len(left),
+                pairs=len(pair_keys),
                 oversized_keys=len(oversized),
                 skipped_pairs=int(_pair_count(sizes[oversized]).sum()),
             )
         )
-    return _union(n, lefts, rights), reports, warnings
+    pairs, bits, first_rule = _union(n, keys)
+    new_pairs = np.bincount(first_rule, minlength=len(rules))
+    reports = [
+        BlockingReport(r.rule, r.pairs, r.oversized_keys, r.skipped_pairs, int(new_pairs[i]))
+        for i, r in enumerate(reports)
+    ]
+    return Blocked(pairs, bits, rules, reports, warnings)
 
 
-def _blocks(records: pd.DataFrame, fields: list[str]) -> _Blocks:
-    keys = records[fields]
-    # A record with any empty key field is in no block: NA never equals anything.
-    keyed = keys.notna().all(axis=1).to_numpy()
-    positions = np.flatnonzero(keyed).astype(np.int64)
-    # Sorted group numbers make block codes, and so warning order, independent of row order.
-    codes = keys[keyed].groupby(fields, sort=True).ngroup().to_numpy().astype(np.int64)
-    return _Blocks(positions, codes)
+def field_values(records: pd.DataFrame, name: str, cache: dict[str, FieldValues]) -> FieldValues:
+    """The codes of column ``name`` (or of columns joined by spaces: ``"a+b"``), computed once
+    per cache."""
+    if name not in cache:
+        cache[name] = FieldValues.of(joined_column(records, name))
+    return cache[name]
 
 
-def _drop_blocks(blocks: _Blocks, dropped: IntArray) -> _Blocks:
-    keep = ~np.isin(blocks.codes, dropped)
-    return _Blocks(blocks.positions[keep], blocks.codes[keep])
+def joined_column(records: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name``, or for ``"a+b"`` the non-empty values of a and b joined by a space."""
+    if name in records.columns or "+" not in name:
+        return records[name]
+    parts = [records[part].astype("string").fillna("") for part in name.split("+")]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + " " + part
+    joined = joined.str.strip()  # one space between words: match keys have no runs of spaces
+    return joined.mask(joined == "")
+
+
+def _group_codes(groups: npt.ArrayLike) -> IntArray:
+    codes, _ = pd.factorize(pd.Series(np.asarray(groups)), use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.int64)
+
+
+# Keys -----------------------------------------------------------------------------------------
+
+
+def _rule_keys(
+    records: pd.DataFrame, rule: BlockingRuleSpec, cache: dict[str, FieldValues], n: int
+) -> _Keys:
+    """Rows and block codes of one rule: the AND of its keys (a join on the row)."""
+    combined: _Keys | None = None
+    for key in rule.keys:
+        keyed = _key(field_values(records, key.column, cache), key)
+        combined = keyed if combined is None else _and(combined, keyed, n)
+    assert combined is not None  # a rule has at least one key (validated)
+    # One entry per (row, block): a token repeated in a value is one key.
+    width = int(combined.codes.max(initial=-1)) + 1
+    unique = np.unique(combined.rows * max(width, 1) + combined.codes)
+    return _Keys(unique // max(width, 1), unique % max(width, 1))
+
+
+def _key(values: FieldValues, key: BlockingKeySpec) -> _Keys:
+    if key.transform is KeyTransform.TOKEN:
+        return _token_keys(values)
+    per_unique = _derived_codes(values, key)
+    rows = np.flatnonzero(values.codes >= 0).astype(np.int64)
+    codes = per_unique[values.codes[rows]]
+    keyed = codes >= 0
+    return _Keys(rows[keyed], codes[keyed])
+
+
+def _derived_codes(values: FieldValues, key: BlockingKeySpec) -> IntArray:
+    transform = key.transform
+    length = key.length or 0
+    if transform is KeyTransform.EXACT:
+        return np.arange(len(values.uniques), dtype=np.int64)
+    if transform is KeyTransform.PREFIX:
+        return values.derived(f"prefix{length}", lambda u: V.mapped(u, V.prefix(length)))
+    if transform is KeyTransform.SUFFIX:
+        return values.derived(f"suffix{length}", lambda u: V.mapped(u, V.suffix(length)))
+    if transform is KeyTransform.METAPHONE:
+        return values.derived("metaphone", lambda u: V.mapped(u, V.metaphone))
+    if transform is KeyTransform.NYSIIS:
+        return values.derived("nysiis", lambda u: V.mapped(u, V.nysiis))
+    if transform is KeyTransform.SOUNDEX:
+        return values.derived("soundex", lambda u: V.mapped(u, V.soundex))
+    if transform is KeyTransform.SORTED_TOKENS:
+        return values.derived("sorted_tokens", lambda u: V.mapped(u, V.sorted_tokens))
+    raise AssertionError(f"unhandled transform {transform}")  # TOKEN is handled by the caller
+
+
+def _token_keys(values: FieldValues) -> _Keys:
+    """One key per word of each value: rows repeat, once per distinct word."""
+    owners, tokens = values.derived("tokens", _tokens_of)
+    counts = np.bincount(owners, minlength=len(values.uniques))
+    present = np.flatnonzero(values.codes >= 0)
+    row_counts = counts[values.codes[present]]
+    rows = np.repeat(present.astype(np.int64), row_counts)
+    starts = np.cumsum(counts) - counts
+    first = np.repeat(starts[values.codes[present]], row_counts)
+    step = np.arange(len(rows), dtype=np.int64) - np.repeat(
+        np.cumsum(row_counts) - row_counts, row_counts
+    )
+    return _Keys(rows, tokens[first + step])
+
+
+def _tokens_of(uniques: V.ObjectArray) -> tuple[IntArray, IntArray]:
+    """Per distinct value, its distinct words: (value index, word code), by value index."""
+    owners: list[int] = []
+    words: list[str] = []
+    for index, value in enumerate(uniques):
+        for word in dict.fromkeys(value.split()):
+            owners.append(index)
+            words.append(word)
+    codes, _ = pd.factorize(pd.Series(words, dtype=object))
+    return np.asarray(owners, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+
+
+def _and(a: _Keys, b: _Keys, n: int) -> _Keys:
+    """Keys of rows keyed by both: every (a entry, b entry) of the same row, as one code."""
+    order = np.argsort(b.rows, kind="stable")
+    b_rows, b_codes = b.rows[order], b.codes[order]
+    counts = np.bincount(b_rows, minlength=n)
+    starts = np.cumsum(counts) - counts
+    per_a = counts[a.rows]
+    index_a = np.repeat(np.arange(len(a.rows), dtype=np.int64), per_a)
+    step = np.arange(len(index_a), dtype=np.int64) - np.repeat(np.cumsum(per_a) - per_a, per_a)
+    index_b = starts[a.rows][index_a] + step
+    width = int(b_codes.max(initial=-1)) + 1
+    joint = a.codes[index_a] * max(width, 1) + b_codes[index_b]
+    codes, _ = pd.factorize(joint)
+    return _Keys(a.rows[index_a], np.asarray(codes, dtype=np.int64))
+
+
+# Blocks -> pairs ------------------------------------------------------------------------------
+
+
+def _keep_blocks(blocks: _Keys, keep: BoolArray) -> _Keys:
+    mask = keep[blocks.codes]
+    return _Keys(blocks.rows[mask], blocks.codes[mask])
+
+
+def _restrict_blocks(blocks: _Keys, new: BoolArray | None, groups: IntArray | None) -> _Keys:
+    """Drop blocks that cannot make an allowed pair: no new record, or a single group."""
+    if not len(blocks.codes):
+        return blocks
+    keep = np.ones(int(blocks.codes.max()) + 1, dtype=bool)
+    if new is not None:
+        keep &= np.bincount(blocks.codes, weights=new[blocks.rows], minlength=len(keep)) > 0
+    if groups is not None:
+        labels = groups[blocks.rows]
+        low = np.full(len(keep), np.iinfo(np.int64).max, dtype=np.int64)
+        high = np.full(len(keep), -1, dtype=np.int64)
+        np.minimum.at(low, blocks.codes, labels)
+        np.maximum.at(high, blocks.codes, labels)
+        keep &= low != high
+    return _keep_blocks(blocks, keep)
 
 
 def _pair_count(sizes: IntArray) -> IntArray:
     return sizes * (sizes - 1) // 2
 
 
-def _pairs_within_blocks(blocks: _Blocks) -> tuple[IntArray, IntArray]:
+def _pairs_within_blocks(blocks: _Keys) -> tuple[IntArray, IntArray]:
     """Every pair inside every block, without materialising anything larger than the pairs.
 
-    Rows are sorted by block (stably, so positions ascend within a block); the row at sorted
-    index k pairs with each later row of its block, so ``left < right`` holds by construction.
+    Entries are sorted by block, then row; the entry at sorted index k pairs with each later
+    entry of its block, so ``left < right`` holds by construction.
     """
-    order = np.argsort(blocks.codes, kind="stable")
-    positions = blocks.positions[order]
+    order = np.lexsort((blocks.rows, blocks.codes))
+    rows = blocks.rows[order]
     codes = blocks.codes[order]
     block_ends = np.cumsum(np.bincount(codes))[codes]
-    index = np.arange(len(positions), dtype=np.int64)
-    partners = block_ends - index - 1  # later rows in the same block
+    index = np.arange(len(rows), dtype=np.int64)
+    partners = block_ends - index - 1  # later entries in the same block
     left_index = np.repeat(index, partners)
-    first_pair = np.cumsum(partners) - partners  # where each row's run of pairs starts
+    first_pair = np.cumsum(partners) - partners  # where each entry's run of pairs starts
     step = np.arange(len(left_index), dtype=np.int64) - np.repeat(first_pair, partners)
     right_index = left_index + 1 + step
-    return positions[left_index], positions[right_index]
+    return rows[left_index], rows[right_index]
 
 
-def _union(n: int, lefts: list[IntArray], rights: list[IntArray]) -> pd.DataFrame:
-    left = np.concatenate([np.empty(0, np.int64), *lefts])
-    right = np.concatenate([np.empty(0, np.int64), *rights])
-    # One int64 key per pair (n * n fits in int64 for any n below three billion).
-    width = max(n, 1)
-    unique = np.unique(left * width + right)
-    return _pair_frame(unique // width, unique % width)
+def _union(n: int, keys: list[IntArray]) -> tuple[pd.DataFrame, npt.NDArray[np.uint64], IntArray]:
+    """The pairs of every rule, each once, sorted; each with its rule bits and first rule."""
+    width = max(n, 1)  # one int64 key per pair: n * n fits for any n below three billion
+    if not keys:
+        empty = np.empty(0, np.int64)
+        return _pair_frame(empty, empty), np.empty(0, np.uint64), empty
+    all_keys = np.concatenate(keys)
+    rule = np.repeat(np.arange(len(keys), dtype=np.int64), [len(k) for k in keys])
+    order = np.argsort(all_keys, kind="stable")  # stable: within a key, rules ascend
+    sorted_keys = all_keys[order]
+    if not len(sorted_keys):
+        empty = np.empty(0, np.int64)
+        return _pair_frame(empty, empty), np.empty(0, np.uint64), empty
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    unique = sorted_keys[starts]
+    sorted_rule = rule[order]
+    bits = np.left_shift(np.uint64(1), sorted_rule.astype(np.uint64))
+    rule_bits = np.bitwise_or.reduceat(bits, starts).astype(np.uint64)
+    return _pair_frame(unique // width, unique % width), rule_bits, sorted_rule[starts]
 
 
 def _pair_frame(left: IntArray, right: IntArray) -> pd.DataFrame:
-    return pd.DataFrame({"left": left, "right": right})
+    return pd.DataFrame({"left": left.astype(np.int64), "right": right.astype(np.int64)})
+
+
+# Warnings -------------------------------------------------------------------------------------
 
 
 def _oversized_warnings(
     records: pd.DataFrame,
     spec: MatchSpec,
-    rule: MatchRuleSpec,
-    blocks: _Blocks,
+    rule: BlockingRuleSpec,
+    blocks: _Keys,
     sizes: IntArray,
     oversized: IntArray,
 ) -> list[str]:
     """One sentence per oversized block, largest first (a loop over blocks, not records)."""
     if not len(oversized):
         return []
-    _, first_row = np.unique(blocks.codes, return_index=True)
-    largest_first = oversized[np.argsort(-sizes[oversized], kind="stable")]
+    order = np.lexsort((blocks.rows, blocks.codes))
+    first = np.searchsorted(blocks.codes[order], oversized)
+    described = [
+        (int(sizes[code]), _describe(records, rule, blocks.rows[order[[at, at + 1]]].tolist()))
+        for code, at in zip(oversized.tolist(), first.tolist(), strict=True)
+    ]
     rules_file = f"rules/match/{spec.entity}.toml"
     warnings = []
-    for code in largest_first:
-        position = int(blocks.positions[first_row[code]])
-        key = ", ".join(f"{field}={records[field].iloc[position]!r}" for field in rule.fields)
-        size = int(sizes[code])
+    for size, key in sorted(described, key=lambda item: (-item[0], item[1])):
         warnings.append(
             f"rule {rule.name!r}: {size:,} records share {key}; a key this common is not "
             f"evidence, its {size * (size - 1) // 2:,} pairs were skipped "
             f"(raise max_block_size in {rules_file} to keep them)"
         )
     return warnings
+
+
+def _describe(records: pd.DataFrame, rule: BlockingRuleSpec, rows: list[int]) -> str:
+    """The key two records of a block share, as ``field='value'`` (transforms applied)."""
+    parts = []
+    for key in rule.keys:
+        column = joined_column(records, key.column)
+        first, second = (str(column.iloc[row]) for row in rows)
+        parts.append(f"{key.label}={_shown_key(first, second, key)!r}")
+    return ", ".join(parts)
+
+
+def _shown_key(value: str, other: str, key: BlockingKeySpec) -> str:
+    transform = key.transform
+    if transform is KeyTransform.TOKEN:
+        shared = [word for word in value.split() if word in set(other.split())]
+        return shared[0] if shared else value
+    if transform is KeyTransform.PREFIX:
+        return value[: key.length]
+    if transform is KeyTransform.SUFFIX:
+        return value[-(key.length or 1) :]
+    if transform is KeyTransform.METAPHONE:
+        return V.metaphone(value) or ""
+    if transform is KeyTransform.NYSIIS:
+        return V.nysiis(value) or ""
+    if transform is KeyTransform.SOUNDEX:
+        return V.soundex(value) or ""
+    if transform is KeyTransform.SORTED_TOKENS:
+        return V.sorted_tokens(value) or ""
+    return value

@@ -1,20 +1,29 @@
 """Scoring: one score per candidate pair from its comparison levels.
 
 The deterministic scorer applies the match rules: a pair scores 1.0 when every field of some
-rule agrees exactly, else 0.0, and it is explained by the first such rule in spec order. A
-probabilistic scorer will return the same frame, with a match weight as ``score``.
+rule agrees exactly, else 0.0, and it is explained by the first such rule in spec order.
+
+The probabilistic scorer sums Fellegi-Sunter weights (``mdm.matching.model``): the prior's and
+each comparison's level weight, term-frequency adjusted where the comparison asks for it.
+Deterministic rules of a probabilistic spec then force a match or a non-match.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from typing import assert_never
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import expit
 
-from mdm.config import MatchMethod, MatchRuleSpec, MatchSpec
+from mdm.config.match_spec import MatchMethod, MatchRuleSpec, MatchSpec, RuleAction
 from mdm.matching.compare import EXACT
+from mdm.matching.comparisons import Comparison
+from mdm.matching.model import ComparisonModel, FellegiSunterModel
+from mdm.matching.values import FieldValues
 
 
 def score_rules(levels: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
@@ -40,5 +49,82 @@ def _holds(levels: pd.DataFrame, rule: MatchRuleSpec) -> npt.NDArray[np.bool_]:
         case MatchMethod.EXACT:
             agree = levels[rule.fields].to_numpy(dtype=np.int8) == EXACT
             return np.asarray(agree.all(axis=1), dtype=bool)
+        case MatchMethod.DIFFERENT:  # rejected for method "rules" when the spec loads
+            raise ValueError(f"rule {rule.name!r}: 'different' rules only force non-matches")
         case _:
             assert_never(rule.method)
+
+
+# ---- probabilistic ---------------------------------------------------------------------------
+
+
+def match_weights(
+    levels: npt.NDArray[np.int8],
+    model: FellegiSunterModel,
+    comparisons: Sequence[Comparison],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    values: Mapping[str, FieldValues],
+) -> npt.NDArray[np.float64]:
+    """Each pair's match weight: the prior's plus its levels' (comparisons, pairs).
+
+    A term-frequency adjusted comparison weighs an exact match by the value's own frequency
+    instead of the average u: ``log2(m / max(frequency, tf_minimum_u))``.
+    """
+    total = np.full(levels.shape[1], model.prior_weight, dtype=np.float64)
+    for index, (comparison, fitted) in enumerate(zip(comparisons, model.comparisons, strict=True)):
+        total += fitted.weight_table()[levels[index]]
+        if fitted.tf_adjust and comparison.field in values:
+            total += tf_adjustment(
+                levels[index], comparison, fitted, values[comparison.field], left
+            )
+    return total
+
+
+def tf_adjustment(
+    levels: npt.NDArray[np.int8],
+    comparison: Comparison,
+    fitted: ComparisonModel,
+    values: FieldValues,
+    left: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Bits to add to each pair's weight: ``log2(u_exact / max(frequency, floor))`` where the
+    pair matches exactly (its two values are one), else 0."""
+    out = np.zeros(len(levels), dtype=np.float64)
+    exact = np.flatnonzero(levels == comparison.exact_code)
+    if not len(exact):
+        return out
+    frequency = values.shares()
+    u_tf = np.maximum(frequency[values.codes[left[exact]]], fitted.tf_minimum_u)
+    out[exact] = math.log2(fitted.u[comparison.exact_code]) - np.log2(u_tf)
+    return out
+
+
+def probabilities(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``2^w / (1 + 2^w)``, without overflow."""
+    return np.asarray(expit(weights * math.log(2.0)), dtype=np.float64)
+
+
+def forced_by_rules(
+    rules: Sequence[MatchRuleSpec],
+    values: Mapping[str, FieldValues],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int8], pd.Series]:
+    """The deterministic rules' verdict per pair: +1 forced match, -1 forced non-match, 0 none,
+    and the name of the deciding rule (NA when none). A forced non-match beats a forced match;
+    among rules of one action, the first in the file names the pair."""
+    verdict = np.zeros(len(left), dtype=np.int8)
+    names = np.full(len(left), None, dtype=object)
+    for action, code in ((RuleAction.MATCH, 1), (RuleAction.NON_MATCH, -1)):
+        for rule in reversed([r for r in rules if r.action is action]):
+            holds = np.ones(len(left), dtype=bool)
+            for field in rule.fields:
+                codes = values[field].codes
+                a, b = codes[left], codes[right]
+                present = (a >= 0) & (b >= 0)
+                same = a == b if rule.method is MatchMethod.EXACT else a != b
+                holds &= present & same
+            verdict[holds] = code
+            names[holds] = rule.name
+    return verdict, pd.Series(pd.array(names, dtype="string"))

@@ -7,17 +7,20 @@ transaction begins, so a missing column or file stops the run before it writes a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection
 
 from mdm.config.specs import Project
 from mdm.errors import ProblemCollector, Reason
 from mdm.pipeline.ingest import SourceSummary, ingest_load
+from mdm.pipeline.models import model_path
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
 from mdm.publish.export import ExportFormat, export_master
 from mdm.schema import Entity
@@ -35,6 +38,8 @@ class RunSummary:
     sources: list[SourceSummary] = field(default_factory=list)
     entities: list[EntitySummary] = field(default_factory=list)
     exports: str | None = None
+    full: bool = False  # recomputed everything (first run, rules changed, or asked)
+    basis: str | None = None  # resolution_basis() of the run
 
     @property
     def quarantined(self) -> int:
@@ -50,16 +55,21 @@ def run(
     command: str = "run",
     resolve: bool = True,
     export: bool = True,
+    full: bool = False,
     progress: Progress | None = None,
 ) -> RunSummary:
-    """Ingest every source; then (``resolve``) match and build the master; then export it."""
+    """Ingest every source; then (``resolve``) match and build the master; then export it.
+
+    A run resolves only what its loads changed, unless ``full`` is asked, this is the first
+    run, or the rules changed since the last one: then it recomputes every golden record.
+    """
     say = progress or (lambda _message: None)
     say("checking sources")
     preflight(project)
     loads = [_read(project, source.name, say) for source in project.spec.sources]
     store = open_store(project.store_url)
     try:
-        summary = _run_in_transaction(store, project, loads, command, resolve, say)
+        summary = _run_in_transaction(store, project, loads, command, resolve, full, say)
         if export and resolve:
             say("exporting")
             with store.transaction() as connection:
@@ -91,6 +101,7 @@ def _run_in_transaction(
     loads: list[SourceLoad],
     command: str,
     resolve: bool,
+    full: bool,
     say: Progress,
 ) -> RunSummary:
     config = config_snapshot(project)
@@ -100,9 +111,15 @@ def _run_in_transaction(
             summary = RunSummary(run_id=run_id, command=command)
             for load in loads:
                 say(f"loading {load.spec.name}")
-                summary.sources.append(ingest_load(connection, run_id, load))
+                summary.sources.append(ingest_load(connection, run_id, load, project))
             if resolve:
-                summary.entities = _resolve_all(connection, run_id, project, say)
+                basis = resolution_basis(project)
+                full = full or store_io.last_resolution_basis(connection) != basis
+                summary.full = full
+                say("matching accounts")
+                summary.entities = _resolve_all(connection, run_id, project, full, say)
+                # After the run: a model it trained and saved is part of what the next uses.
+                summary.basis = resolution_basis(project)
             store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
             return summary
     except Exception as error:
@@ -114,13 +131,88 @@ def _run_in_transaction(
 
 
 def _resolve_all(
-    connection: Connection, run_id: int, project: Project, say: Progress
+    connection: Connection, run_id: int, project: Project, full: bool, say: Progress
 ) -> list[EntitySummary]:
-    summaries = []
-    for entity in (Entity.ACCOUNT, Entity.CONTACT):
-        say(f"matching {entity}s")
-        summaries.append(resolve_entity(connection, run_id, project, entity))
-    return summaries
+    keys: dict[Entity, pd.DataFrame] = {}
+    accounts = resolve_entity(
+        connection, run_id, project, Entity.ACCOUNT, full=full, keys_cache=keys
+    )
+    say("matching contacts")
+    # Contacts of accounts that changed, merged or retired are relinked.
+    linked = store_io.contacts_of_accounts(connection, accounts.touched)
+    contacts = resolve_entity(
+        connection,
+        run_id,
+        project,
+        Entity.CONTACT,
+        full=full,
+        also_golden=set(linked),
+        keys_cache=keys,
+    )
+    return [accounts, contacts]
+
+
+def resolution_basis(project: Project) -> str:
+    """What golden records depend on besides the data: rules and how sources are read.
+
+    When it changes, a run recomputes everything; otherwise it resolves only the delta.
+    """
+    sources = [
+        source.model_dump(
+            mode="json", include={"name", "system", "entity", "default_region", "account_source"}
+        )
+        for source in project.spec.sources
+    ]
+    models = {
+        str(entity): hashlib.sha256(path.read_bytes()).hexdigest()
+        for entity in Entity
+        if (path := model_path(project, entity)).exists()
+    }
+    text = json.dumps(
+        {"rules": project.rules.model_dump(mode="json"), "sources": sources, "models": models},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def steward_run(
+    project: Project, entity: Entity, act: Callable[[Connection], set[str]]
+) -> RunSummary:
+    """Apply a steward action and resolve the golden records it touches, in one transaction.
+
+    ``act`` writes the decision (and its audit) and returns the golden ids to recompute.
+    """
+    store = open_store(project.store_url)
+    config = config_snapshot(project)
+    try:
+        with store.transaction() as connection:
+            run_id = store_io.start_run(connection, "steward", config)
+            golden_ids = act(connection)
+            summary = RunSummary(run_id=run_id, command="steward", basis=resolution_basis(project))
+            summary.entities = _resolve_steward_scope(
+                connection, run_id, project, entity, golden_ids
+            )
+            store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+        with store.transaction() as connection:
+            summary.exports = str(export_master(connection, project.exports_dir, ExportFormat.CSV))
+        return summary
+    finally:
+        store.close()
+
+
+def _resolve_steward_scope(
+    connection: Connection, run_id: int, project: Project, entity: Entity, golden_ids: set[str]
+) -> list[EntitySummary]:
+    resolved = resolve_entity(
+        connection, run_id, project, entity, full=False, also_golden=golden_ids
+    )
+    if entity is Entity.CONTACT:
+        return [resolved]
+    linked = store_io.contacts_of_accounts(connection, resolved.touched)
+    contacts = resolve_entity(
+        connection, run_id, project, Entity.CONTACT, full=False, also_golden=set(linked)
+    )
+    return [resolved, contacts]
 
 
 def config_snapshot(project: Project) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Connection
 
-from mdm.schema import attribute_names
+from mdm.config.specs import LoadMode, Project
+from mdm.pipeline.keys import compute_keys, keys_json, region_of
+from mdm.schema import Entity, attribute_names
 from mdm.sources import SourceLoad, content_hash, plan_changes
 from mdm.store import io as store_io
 from mdm.store.tables import Quarantine, SourceRecord
@@ -27,15 +29,24 @@ class SourceSummary:
     quarantined: int
 
 
-def ingest_load(connection: Connection, run_id: int, load: SourceLoad) -> SourceSummary:
+def ingest_load(
+    connection: Connection, run_id: int, load: SourceLoad, project: Project
+) -> SourceSummary:
     spec = load.spec
     attributes = attribute_names(spec.entity)
     incoming = load.records.assign(content_hash=content_hash(load.records, attributes))
-    current = store_io.current_records(connection, spec.name)
+    # A delta load touches only its own keys; a full one must see every key to find absences.
+    wanted = None if spec.mode is LoadMode.FULL else incoming["source_key"].astype(str).tolist()
+    current = store_io.current_records(connection, spec.name, wanted)
     plan = plan_changes(incoming, current[["source_key", "content_hash", "deleted"]], spec.mode)
     tombstones = _tombstones(plan.deletes, current, attributes)
+    # In key order, so that record ids (the last tie-break anywhere) do not follow row order.
     versions = pd.concat([plan.inserts, plan.updates, tombstones], ignore_index=True)
-    _write_versions(connection, run_id, spec.name, str(spec.entity), versions, current, attributes)
+    versions = versions.sort_values("source_key", kind="stable", ignore_index=True)
+    keys = _match_keys(project, spec.entity, spec.name, versions)
+    _write_versions(
+        connection, run_id, spec.name, str(spec.entity), versions, current, attributes, keys
+    )
     _write_quarantine(connection, run_id, load)
     return SourceSummary(
         source=spec.name,
@@ -81,6 +92,7 @@ def _write_versions(
     versions: pd.DataFrame,
     current: pd.DataFrame,
     attributes: list[str],
+    keys: list[str | None],
 ) -> None:
     if versions.empty:
         return
@@ -101,9 +113,26 @@ def _write_versions(
             "run_id": run_id,
             "row_number": versions.get("row_number"),
             "attributes": attributes_json(versions, attributes),
+            "match_keys": keys,
         }
     )
     store_io.insert_frame(connection, SourceRecord, rows)
+
+
+def _match_keys(
+    project: Project, entity: Entity, source: str, versions: pd.DataFrame
+) -> list[str | None]:
+    """Standardize each new live version once; tombstones need no keys."""
+    result: list[str | None] = [None] * len(versions)
+    live = ~versions["deleted"].astype(bool).to_numpy()
+    if live.any():
+        rows = versions[live]
+        region = region_of(project, pd.Series(source, index=rows.index))
+        for position, text in zip(
+            live.nonzero()[0], keys_json(compute_keys(entity, rows, region)), strict=True
+        ):
+            result[position] = text
+    return result
 
 
 def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> list[str]:

@@ -1,153 +1,386 @@
 """Resolve one entity: live source records -> clusters -> golden ids -> golden values + lineage.
 
-Reads its inputs from the store in bulk, runs the pure stages (standardize, match, identity,
-survivorship, relate), and writes back only what changed, so a rerun on the same inputs
-changes nothing.
+A run works on a scope. A full run takes every live record. A nightly run takes the records it
+changed, their candidate partners, and every member of the golden records they touch: the
+work grows with the delta, not with the master, and golden records outside the scope are not
+read, recomputed or written. Steward actions (unmerge, pins) resolve their own small scope.
+The stages between reading and writing are pure (standardize, match, identity, survivorship,
+relate); only what changed is written, so a rerun on the same inputs changes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
+from mdm.config import MatchSpec
+from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
-from mdm.matching.engine import MatchResult, match_records
-from mdm.matching.standardize import clean_frame, match_frame, match_values
+from mdm.matching.block import block
+from mdm.matching.decide import Decision
+from mdm.matching.engine import match_records
+from mdm.matching.standardize import clean_frame, match_values
+from mdm.pipeline.keys import live_keys, region_of
+from mdm.pipeline.models import load_model, save_model
+from mdm.pipeline.write import GoldenChanges, write_resolution
 from mdm.relate import relate_contacts
 from mdm.schema import Entity, Kind, attribute_names, survived_attribute_names
 from mdm.store import io as store_io
-from mdm.store.tables import GOLDEN_TABLES, Lineage, Redirect, Xref
-from mdm.survivorship import Golden, build_golden
+from mdm.survivorship import build_golden
 
 
 @dataclass
 class EntitySummary:
     entity: str
-    records: int
-    golden: int
-    multi_member: int
+    records: int  # live records of the entity
+    scope: int  # records this run recomputed
+    golden: int  # golden records in the scope
     candidate_pairs: int
     matched_pairs: int
     created: int
     updated: int
     merged: int
     retired: int
+    revived: int = 0
     warnings: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # golden ids written or status changed
 
 
 @dataclass(frozen=True)
-class Members:
-    """The live records of one entity, with their values in every form the stages need."""
-
-    frame: pd.DataFrame  # record_id, source, source_key, system, last_modified
-    raw: pd.DataFrame  # canonical attributes as read
-    clean: pd.DataFrame  # display form (golden values)
-    keys: pd.DataFrame  # match form (blocking and comparing)
+class Scope:
+    records: pd.DataFrame  # live records to recompute: record_id, source, source_key, keys
+    previous: pd.DataFrame  # their xref before this run: source, source_key, golden_id
+    total: int  # live records of the entity
 
 
 def resolve_entity(
-    connection: Connection, run_id: int, project: Project, entity: Entity
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    entity: Entity,
+    *,
+    full: bool = True,
+    also_golden: set[str] | None = None,
+    keys_cache: dict[Entity, pd.DataFrame] | None = None,
 ) -> EntitySummary:
-    members = load_members(connection, project, entity)
-    matched = match_records(
-        members.keys.assign(record_id=members.frame["record_id"].to_numpy()),
-        project.rules.match[entity],
+    """Recompute the entity's golden records in scope; ``also_golden`` widens a delta scope.
+
+    ``keys_cache`` shares the live records' match keys between the entities of one run.
+    """
+    cache = keys_cache if keys_cache is not None else {}
+    keys = _cached_keys(connection, project, entity, cache)
+    if full:
+        scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
+    else:
+        scope = _delta_scope(connection, run_id, project, entity, keys, also_golden or set())
+    if scope.records.empty and scope.previous.empty:
+        return _nothing(entity, len(keys))
+    return _resolve_scope(connection, run_id, project, entity, scope, cache)
+
+
+def _cached_keys(
+    connection: Connection, project: Project, entity: Entity, cache: dict[Entity, pd.DataFrame]
+) -> pd.DataFrame:
+    if entity not in cache:
+        cache[entity] = live_keys(connection, project, entity)
+    return cache[entity]
+
+
+def _nothing(entity: Entity, records: int) -> EntitySummary:
+    return EntitySummary(str(entity), records, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _delta_scope(
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    entity: Entity,
+    keys: pd.DataFrame,
+    also_golden: set[str],
+) -> Scope:
+    changed = store_io.changed_records(connection, str(entity), run_id)
+    if entity is Entity.CONTACT:
+        changed = pd.concat(
+            [changed, _contacts_of_changed_accounts(connection, run_id, project, keys)]
+        )
+    record_keys = pd.MultiIndex.from_frame(keys[["source", "source_key"]])
+    is_changed = record_keys.isin(pd.MultiIndex.from_frame(changed[["source", "source_key"]]))
+    partners = _partners(keys, project.rules.match[entity], is_changed)
+    touched = keys.loc[is_changed | partners, ["source", "source_key"]]
+    before = store_io.xref_of_keys(
+        connection, str(entity), pd.concat([touched, changed[["source", "source_key"]]])
     )
-    identity = _assign_ids(connection, entity, members, matched)
-    member_frame = pd.concat(
-        [members.frame, members.clean[survived_attribute_names(entity)]], axis=1
-    ).assign(golden_id=identity.golden_ids.to_numpy())
-    golden = build_golden(project.rules.survivorship[entity], member_frame)
+    golden_ids = sorted(set(before["golden_id"]) | also_golden)
+    previous = store_io.xref_of_golden_ids(connection, golden_ids)
+    members = pd.MultiIndex.from_frame(previous[["source", "source_key"]])
+    in_scope = is_changed | partners | record_keys.isin(members)
+    return Scope(
+        keys[in_scope].reset_index(drop=True),
+        previous[["source", "source_key", "golden_id"]],
+        len(keys),
+    )
+
+
+def _partners(keys: pd.DataFrame, spec: MatchSpec, is_changed: np.ndarray) -> np.ndarray:
+    """Rows that share a blocking key with a changed record (pairs touching one, only)."""
+    flags = np.zeros(len(keys), dtype=bool)
+    if not is_changed.any():
+        return flags
+    pairs = block(keys.reset_index(drop=True), spec, new=is_changed).pairs
+    flags[pairs["left"].to_numpy()] = True
+    flags[pairs["right"].to_numpy()] = True
+    return flags
+
+
+def _contacts_of_changed_accounts(
+    connection: Connection, run_id: int, project: Project, contact_keys: pd.DataFrame
+) -> pd.DataFrame:
+    """Contacts whose account key names an account record this run changed."""
+    accounts = store_io.changed_records(connection, str(Entity.ACCOUNT), run_id)
+    account_source = contact_keys["source"].map(
+        {s.name: s.account_source for s in project.spec.sources if s.account_source}
+    )
+    referred = pd.MultiIndex.from_arrays([account_source, contact_keys["account_key"]])
+    hit = referred.isin(pd.MultiIndex.from_frame(accounts[["source", "source_key"]]))
+    return contact_keys.loc[hit, ["source", "source_key"]].assign(deleted=False)
+
+
+def _resolve_scope(
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    entity: Entity,
+    scope: Scope,
+    cache: dict[Entity, pd.DataFrame],
+) -> EntitySummary:
+    records = scope.records
+    spec = project.rules.match[entity]
+    matched = match_records(
+        _match_input(connection, project, entity, records, spec),
+        spec,
+        model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
+        **_constraints(connection, entity, records),
+    )
+    if matched.trained and matched.model is not None:
+        save_model(project, entity, matched.model)
+    identity = _assign_ids(connection, entity, records, scope.previous, matched.labels)
+    members = _members(connection, project, entity, records, identity)
+    golden = build_golden(
+        project.rules.survivorship[entity],
+        members,
+        now=store_io.latest_modified(connection, str(entity)),
+        pins=_pins(connection, entity, identity),
+    )
     values, lineage = golden.values, golden.lineage
     if entity is Entity.CONTACT:
-        values, lineage = _with_accounts(connection, project, members, member_frame, golden)
-    written = _write_golden(connection, run_id, entity, values, lineage, member_frame, identity)
-    _write_xref(connection, run_id, entity, member_frame)
-    _write_redirects(connection, run_id, entity, identity)
+        account_keys = _cached_keys(connection, project, Entity.ACCOUNT, cache)
+        values, lineage = _with_accounts(
+            connection, project, records, members, values, lineage, account_keys
+        )
+    changes = write_resolution(
+        connection,
+        run_id,
+        entity,
+        GoldenChanges(values, lineage, members, identity, scope.previous),
+    )
+    store_io.replace_reviews(
+        connection, str(entity), records, review_items(records, matched.pairs), run_id
+    )
     return EntitySummary(
         entity=str(entity),
-        records=len(member_frame),
+        records=scope.total,
+        scope=len(records),
         golden=len(values),
-        multi_member=int((member_frame["golden_id"].value_counts() > 1).sum()),
         candidate_pairs=matched.candidate_pairs,
         matched_pairs=len(matched.links),
         created=len(identity.created),
-        updated=written,
+        updated=changes.updated,
         merged=len(identity.redirects),
         retired=len(identity.retired),
+        revived=len(identity.revived),
         warnings=list(matched.warnings),
+        touched=changes.touched,
     )
 
 
-def load_members(connection: Connection, project: Project, entity: Entity) -> Members:
-    live = store_io.live_records(connection, str(entity))
-    names = attribute_names(entity)
-    raw = pd.DataFrame(
-        [json.loads(text) for text in live["attributes"]], columns=names, index=live.index
-    ).astype("string")
-    sources = {source.name: source for source in project.spec.sources}
-    region = live["source"].map(
-        lambda name: sources[name].default_region if name in sources else "US"
+def _match_input(
+    connection: Connection,
+    project: Project,
+    entity: Entity,
+    records: pd.DataFrame,
+    spec: MatchSpec,
+) -> pd.DataFrame:
+    frame = records[attribute_names(entity)].assign(
+        record_id=records["record_id"].astype("int64").to_numpy()
     )
-    frame = live[["record_id", "source", "source_key", "last_modified"]].assign(
-        system=live["source"].map(lambda name: sources[name].system if name in sources else name),
-        last_modified=pd.to_datetime(live["last_modified"], utc=True),
+    if "account_id" in spec.extra_fields:
+        # A contact's account as evidence: the golden account its own account key points to.
+        frame["account_id"] = account_ids(connection, project, records).to_numpy()
+    return frame
+
+
+def account_ids(connection: Connection, project: Project, records: pd.DataFrame) -> pd.Series:
+    account_sources = {s.name: s.account_source for s in project.spec.sources if s.account_source}
+    referred = pd.DataFrame(
+        {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
     )
-    frame["record_id"] = frame["record_id"].astype("int64")
-    return Members(
-        frame=frame,
-        raw=raw,
-        clean=clean_frame(entity, raw, region),
-        keys=match_frame(entity, raw, region),
+    xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred.dropna())
+    found = referred.merge(xref[["source", "source_key", "golden_id"]], how="left")
+    return found["golden_id"].astype("string")
+
+
+def _constraints(
+    connection: Connection, entity: Entity, records: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Steward decisions between records of the scope, as record id pairs."""
+    decisions = store_io.active_decisions(connection, str(entity))
+    ids = records.set_index(["source", "source_key"])["record_id"]
+    left = pd.MultiIndex.from_frame(decisions[["left_source", "left_key"]].astype(str))
+    right = pd.MultiIndex.from_frame(decisions[["right_source", "right_key"]].astype(str))
+    pairs = pd.DataFrame(
+        {
+            "left_record_id": ids.reindex(left).to_numpy(),
+            "right_record_id": ids.reindex(right).to_numpy(),
+            "decision": decisions["decision"].to_numpy(),
+        }
+    ).dropna()
+    pairs = pairs.astype({"left_record_id": "int64", "right_record_id": "int64"})
+    columns = ["left_record_id", "right_record_id"]
+    return {
+        "must_link": pairs.loc[pairs["decision"] == "must_link", columns],
+        "cannot_link": pairs.loc[pairs["decision"] == "cannot_link", columns],
+    }
+
+
+def _pins(connection: Connection, entity: Entity, identity: IdentityResult) -> pd.DataFrame:
+    pins = store_io.active_pins(connection, str(entity))
+    pins = pins[pins["golden_id"].isin(set(identity.golden_ids))]
+    return pins[["golden_id", "attribute", "value", "pinned_by", "pinned_at"]]
+
+
+def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs the matcher sent to review, named by source and key, with their levels."""
+    columns = [
+        "left_source",
+        "left_key",
+        "right_source",
+        "right_key",
+        "weight",
+        "probability",
+        "levels",
+    ]
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    review = pairs[pairs["decision"] == int(Decision.REVIEW)]
+    by_id = records.set_index(records["record_id"].astype("int64"))[["source", "source_key"]]
+    left = by_id.reindex(review["left_record_id"].to_numpy())
+    right = by_id.reindex(review["right_record_id"].to_numpy())
+    level_columns = [c for c in review.columns if c.startswith("level_")]
+    levels = [
+        json.dumps(
+            {c.removeprefix("level_"): int(v) for c, v in zip(level_columns, row, strict=True)}
+        )
+        for row in review[level_columns].itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(
+        {
+            "left_source": left["source"].to_numpy(),
+            "left_key": left["source_key"].to_numpy(),
+            "right_source": right["source"].to_numpy(),
+            "right_key": right["source_key"].to_numpy(),
+            "weight": review["weight"].to_numpy(dtype=float),
+            "probability": review["probability"].to_numpy(dtype=float),
+            "levels": levels,
+        }
     )
 
 
 def _assign_ids(
-    connection: Connection, entity: Entity, members: Members, matched: MatchResult
+    connection: Connection,
+    entity: Entity,
+    records: pd.DataFrame,
+    previous: pd.DataFrame,
+    labels: np.ndarray,
 ) -> IdentityResult:
-    previous = store_io.xref(connection, str(entity))
-    existing = store_io.golden_records(connection, str(entity))
-    redirected = store_io.redirects(connection, str(entity))
+    known = store_io.golden_in(connection, str(entity), sorted(set(previous["golden_id"])))
     age = pd.Series(
-        existing["created_run"].to_numpy(), index=existing["golden_id"].to_numpy(), dtype="float64"
+        known["created_run"].to_numpy(), index=known["golden_id"].to_numpy(), dtype="float64"
     )
-    taken = set(existing["golden_id"]) | set(redirected["from_id"])
     return assign_golden_ids(
         entity,
-        members.frame[["source", "source_key"]].assign(label=matched.labels),
+        records[["source", "source_key"]].assign(label=labels),
         previous,
         age,
-        taken,
+        lambda candidates: store_io.existing_golden_ids(connection, str(entity), candidates),
+        former=store_io.former_members(connection, str(entity)),
     )
+
+
+def _members(
+    connection: Connection,
+    project: Project,
+    entity: Entity,
+    records: pd.DataFrame,
+    identity: IdentityResult,
+) -> pd.DataFrame:
+    """The scope's records with their display values, system, time and golden id."""
+    stored = store_io.records_in(connection, records["record_id"].astype(int).tolist())
+    stored = stored.set_index("record_id").loc[records["record_id"].astype(int)]
+    raw = pd.DataFrame(
+        [json.loads(text) for text in stored["attributes"]], index=records.index
+    ).reindex(columns=attribute_names(entity))
+    region = region_of(project, records["source"])
+    clean = clean_frame(entity, raw.astype("string"), region)
+    systems = {source.name: source.system for source in project.spec.sources}
+    frame = pd.DataFrame(
+        {
+            "record_id": records["record_id"].astype("int64"),
+            "source": records["source"],
+            "source_key": records["source_key"],
+            "system": records["source"].map(lambda name: systems.get(name, name)),
+            "last_modified": pd.to_datetime(stored["last_modified"].to_numpy(), utc=True),
+            "golden_id": identity.golden_ids.to_numpy(),
+        },
+        index=records.index,
+    )
+    return pd.concat([frame, clean[survived_attribute_names(entity)]], axis=1)
 
 
 def _with_accounts(
     connection: Connection,
     project: Project,
-    members: Members,
-    member_frame: pd.DataFrame,
-    golden: Golden,
+    records: pd.DataFrame,
+    members: pd.DataFrame,
+    values: pd.DataFrame,
+    lineage: pd.DataFrame,
+    account_keys: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Attach golden contacts to golden accounts; the link gets a lineage row of its own."""
-    account_xref = store_io.xref(connection, str(Entity.ACCOUNT))
-    names, domains = _account_keys(connection, project, account_xref)
+    account_sources = {s.name: s.account_source for s in project.spec.sources if s.account_source}
+    referred = pd.DataFrame(
+        {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
+    ).dropna()
+    account_xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred)
+    golden_of = account_keys[["source", "source_key"]].merge(
+        store_io.golden_of_records(connection, str(Entity.ACCOUNT)), how="left"
+    )["golden_id"]
     links = relate_contacts(
-        member_frame[["golden_id", "record_id", "source", "last_modified"]].assign(
-            account_key=members.raw["account_key"].str.strip(),
-            company_key=members.keys["company"],
-            email_domain=match_values(Kind.DOMAIN, members.raw["email"]),
+        members[["golden_id", "record_id", "source", "last_modified"]].assign(
+            account_key=records["account_key"],
+            company_key=records["company"],
+            email_domain=match_values(Kind.DOMAIN, records["email"]),
         ),
-        {s.name: s.account_source for s in project.spec.sources if s.account_source},
+        account_sources,
         account_xref,
-        names,
-        domains,
+        pd.DataFrame({"golden_id": golden_of, "name_key": account_keys["name"]}),
+        pd.DataFrame({"golden_id": golden_of, "domain": account_keys["domain"]}),
     )
-    values = golden.values.join(links.set_index("golden_id")[["account_id", "account_link"]])
+    values = values.join(links.set_index("golden_id")[["account_id", "account_link"]])
     link_lineage = pd.DataFrame(
         {
             "golden_id": links["golden_id"],
@@ -158,126 +391,4 @@ def _with_accounts(
             "candidates": 1,
         }
     )
-    return values, pd.concat([golden.lineage, link_lineage], ignore_index=True)
-
-
-def _account_keys(
-    connection: Connection, project: Project, account_xref: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every member name and domain of every golden account, in match form."""
-    accounts = load_members(connection, project, Entity.ACCOUNT)
-    golden_of = account_xref.set_index("record_id")["golden_id"]
-    golden_ids = accounts.frame["record_id"].map(golden_of)
-    names = pd.DataFrame({"golden_id": golden_ids, "name_key": accounts.keys["name"]})
-    domains = pd.DataFrame({"golden_id": golden_ids, "domain": accounts.keys["domain"]})
-    return names, domains
-
-
-def _golden_hash(values: pd.DataFrame, lineage: pd.DataFrame, members: pd.Series) -> pd.Series:
-    """What makes a golden record different: its values, where they came from, its size."""
-    trail = (
-        lineage.sort_values(["golden_id", "attribute"])
-        .assign(part=lambda f: f["attribute"] + "=" + f["record_id"].astype(str) + ":" + f["rule"])
-        .groupby("golden_id")["part"]
-        .agg("|".join)
-    )
-    text = pd.Series("", index=values.index, dtype=object)
-    for column in values.columns:
-        text = text + values[column].astype(object).where(values[column].notna(), "\x00") + "\x1f"
-    combined = text + "\x1e" + trail.reindex(values.index).fillna("") + "\x1e" + members.astype(str)
-    return pd.Series(
-        [hashlib.sha256(item.encode()).hexdigest() for item in combined],
-        index=values.index,
-        dtype=object,
-    )
-
-
-def _write_golden(
-    connection: Connection,
-    run_id: int,
-    entity: Entity,
-    values: pd.DataFrame,
-    lineage: pd.DataFrame,
-    member_frame: pd.DataFrame,
-    identity: IdentityResult,
-) -> int:
-    """Insert new and changed golden records, mark merged and retired ones; keep the rest."""
-    model = GOLDEN_TABLES[str(entity)]
-    existing = store_io.golden_records(connection, str(entity)).set_index("golden_id")
-    members = member_frame["golden_id"].value_counts().reindex(values.index).astype("int64")
-    hashes = _golden_hash(values, lineage, members)
-    was_active = existing["status"].reindex(values.index).astype(object).eq("active")
-    same_hash = hashes.astype(object).eq(existing["content_hash"].reindex(values.index))
-    unchanged = same_hash.to_numpy(dtype=bool) & was_active.to_numpy(dtype=bool)
-    changed = values.index[~unchanged]
-    rows = values.loc[changed].assign(
-        status="active",
-        members=members.loc[changed],
-        content_hash=hashes.loc[changed],
-        created_run=existing["created_run"].reindex(changed).fillna(run_id).astype("int64"),
-        updated_run=run_id,
-    )
-    store_io.delete_in(connection, model, "golden_id", changed)
-    store_io.insert_frame(connection, model, rows.rename_axis("golden_id").reset_index())
-    _set_status(connection, entity, run_id, identity.redirects["from_id"].tolist(), "merged")
-    _set_status(connection, entity, run_id, identity.retired, "retired")
-    gone = [*changed, *identity.redirects["from_id"], *identity.retired]
-    store_io.delete_in(connection, Lineage, "golden_id", gone)
-    fresh = lineage[lineage["golden_id"].isin(set(changed))]
-    store_io.insert_frame(connection, Lineage, fresh.assign(entity=str(entity), run_id=run_id))
-    return len(set(changed) - set(identity.created))
-
-
-def _set_status(
-    connection: Connection, entity: Entity, run_id: int, golden_ids: list[str], status: str
-) -> None:
-    if not golden_ids:
-        return
-    table = store_io.table_of(GOLDEN_TABLES[str(entity)])
-    for start in range(0, len(golden_ids), store_io.CHUNK):
-        chunk = golden_ids[start : start + store_io.CHUNK]
-        connection.execute(
-            update(table)
-            .where(table.c.golden_id.in_(chunk), table.c.status != status)
-            .values(status=status, updated_run=run_id)
-        )
-
-
-def _write_xref(
-    connection: Connection, run_id: int, entity: Entity, member_frame: pd.DataFrame
-) -> None:
-    """Keep xref rows that did not change (and their run), replace the others."""
-    previous = store_io.xref(connection, str(entity))
-    current = member_frame[["source", "source_key", "golden_id", "record_id"]].assign(
-        entity=str(entity)
-    )
-    merged = current.merge(
-        previous, on=["source", "source_key"], how="outer", suffixes=("", "_old"), indicator=True
-    )
-    same = (
-        (merged["_merge"] == "both")
-        & (merged["golden_id"] == merged["golden_id_old"])
-        & (merged["record_id"] == merged["record_id_old"])
-    )
-    stale = merged[~same & (merged["_merge"] != "left_only")]
-    _delete_xref(connection, stale[["source", "source_key"]])
-    fresh = merged[~same & (merged["_merge"] != "right_only")]
-    rows = fresh[["source", "source_key", "entity", "golden_id", "record_id"]].assign(
-        run_id=run_id, record_id=fresh["record_id"].astype("int64")
-    )
-    store_io.insert_frame(connection, Xref, rows)
-
-
-def _delete_xref(connection: Connection, keys: pd.DataFrame) -> None:
-    table = store_io.table_of(Xref)
-    for source, group in keys.groupby("source"):
-        store_io.delete_in_where(
-            connection, table, "source_key", group["source_key"], source=source
-        )
-
-
-def _write_redirects(
-    connection: Connection, run_id: int, entity: Entity, identity: IdentityResult
-) -> None:
-    rows = identity.redirects.assign(entity=str(entity), run_id=run_id)
-    store_io.insert_frame(connection, Redirect, rows)
+    return values, pd.concat([lineage, link_lineage], ignore_index=True)

@@ -29,6 +29,8 @@ LINEAGE_COLUMNS = [
     "record_id",
     "rule",
     "candidates",
+    "group_name",
+    "beaten",
     "run_id",
 ]
 
@@ -63,9 +65,10 @@ def _golden(connection: Connection, entity: Entity) -> pd.DataFrame:
 
 
 def _lineage(connection: Connection) -> pd.DataFrame:
-    lineage = store_io.lineage(connection)
+    lineage = store_io.lineage(connection).astype({"record_id": "Int64"})
     records = store_io.xref(connection)[["record_id", "source", "source_key"]]
-    merged = lineage.merge(records, on="record_id", how="left")
+    # A steward's pin has no record: its source and key stay empty.
+    merged = lineage.merge(records.astype({"record_id": "Int64"}), on="record_id", how="left")
     return merged[LINEAGE_COLUMNS].sort_values(
         ["entity", "golden_id", "attribute"], ignore_index=True
     )

@@ -296,6 +296,9 @@ def _parse_jsonl(spec: SourceSpec, root: Path, location: str) -> _JsonLines:
             else:
                 lines.numbers.append(number)
     lines.columns.extend(dict.fromkeys(key for obj in lines.objects for key in obj))
+    if not lines.objects:
+        # An empty delta ("nothing changed") has no line to name columns: nothing is missing.
+        lines.columns.extend(spec.source_columns)
     return lines
 
 

@@ -38,6 +38,9 @@ def open_store(url: str) -> Store:
         with engine.begin() as connection:
             _refuse_newer_store(connection, url)
             schema_version.upgrade(connection)
+    except MdmError:
+        engine.dispose()
+        raise
     except OperationalError as error:
         engine.dispose()
         raise MdmError(

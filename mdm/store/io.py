@@ -8,16 +8,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, false, func, select, update
 from sqlmodel import SQLModel
 
 from mdm.store.tables import (
     GOLDEN_TABLES,
+    AuditLog,
+    GoldenEvent,
+    GoldenVersion,
     Lineage,
+    MatchDecision,
+    Membership,
     Quarantine,
     Redirect,
+    ReviewItem,
     Run,
     SourceRecord,
+    ValuePin,
     Xref,
 )
 
@@ -77,8 +84,13 @@ def delete_in(
 
 
 def read_frame(connection: Connection, statement: Any) -> pd.DataFrame:
+    """A query's rows as a frame, built column by column (Row objects are slow to frame)."""
     result = connection.execute(statement)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns = list(result.keys())
+    rows = result.all()
+    if not rows:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
 # ---- runs ----------------------------------------------------------------------------------
@@ -149,18 +161,33 @@ def recent_runs(connection: Connection, limit: int) -> pd.DataFrame:
 # ---- source records ------------------------------------------------------------------------
 
 
-def current_records(connection: Connection, source: str) -> pd.DataFrame:
-    """The current version of every key of one source (tombstones included)."""
+def current_records(
+    connection: Connection, source: str, keys: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The current version of every key of one source (tombstones included); only of
+    ``keys`` when given (a delta load needs no more)."""
     table = table_of(SourceRecord)
-    statement = select(
+    columns = (
         table.c.id,
         table.c.source_key,
         table.c.version,
         table.c.content_hash,
         table.c.deleted,
         table.c.attributes,
-    ).where(table.c.source == source, table.c.is_current.is_(True))
-    frame = read_frame(connection, statement)
+    )
+    base = select(*columns).where(table.c.source == source, table.c.is_current.is_(True))
+    if keys is None:
+        frame = read_frame(connection, base)
+    else:
+        frames = [
+            read_frame(connection, base.where(table.c.source_key.in_(chunk)))
+            for chunk in _chunks(list(keys))
+        ]
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else read_frame(connection, base.where(false()))
+        )
     return frame.astype({"id": "int64", "version": "int64", "deleted": "bool"})
 
 
@@ -200,7 +227,7 @@ def records_by_id(connection: Connection, record_ids: Sequence[int]) -> pd.DataF
     return (
         pd.concat(frames, ignore_index=True)
         if frames
-        else read_frame(connection, select(table).where(table.c.id == -1))
+        else read_frame(connection, select(table).where(false()))
     )
 
 
@@ -276,3 +303,330 @@ def delete_in_where(
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         connection.execute(delete(table).where(table.c[column].in_(chunk), *conditions))
+
+
+# ---- scope of a run, match keys --------------------------------------------------------------
+
+
+def changed_records(connection: Connection, entity: str, run_id: int) -> pd.DataFrame:
+    """The versions a run wrote for an entity: source, source_key, deleted."""
+    table = table_of(SourceRecord)
+    statement = select(table.c.source, table.c.source_key, table.c.deleted).where(
+        table.c.entity == entity, table.c.run_id == run_id
+    )
+    return read_frame(connection, statement)
+
+
+def live_match_keys(connection: Connection, entity: str) -> pd.DataFrame:
+    """record_id, source, source_key, match_keys (JSON or None) of every live record."""
+    table = table_of(SourceRecord)
+    statement = (
+        select(
+            table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.match_keys
+        )
+        .where(table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False))
+        .order_by(table.c.id)
+    )
+    return read_frame(connection, statement)
+
+
+def set_match_keys(connection: Connection, record_ids: Sequence[int], keys: Sequence[str]) -> None:
+    table = table_of(SourceRecord)
+    statement = (
+        update(table).where(table.c.id == bindparam("rid")).values(match_keys=bindparam("k"))
+    )
+    rows = [{"rid": int(rid), "k": text} for rid, text in zip(record_ids, keys, strict=True)]
+    for start in range(0, len(rows), CHUNK):
+        connection.execute(statement, rows[start : start + CHUNK])
+
+
+def records_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """record_id, source, source_key, last_modified, attributes of the given records."""
+    table = table_of(SourceRecord)
+    columns = (
+        table.c.id.label("record_id"),
+        table.c.source,
+        table.c.source_key,
+        table.c.last_modified,
+        table.c.attributes,
+    )
+    frames = [
+        read_frame(connection, select(*columns).where(table.c.id.in_(chunk)))
+        for chunk in _chunks([int(r) for r in record_ids])
+    ]
+    if not frames:
+        return read_frame(connection, select(*columns).where(false()))
+    return pd.concat(frames, ignore_index=True).sort_values("record_id", ignore_index=True)
+
+
+def _chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
+
+
+def xref_of_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """The xref rows of the given (source, source_key) pairs."""
+    table = table_of(Xref)
+    frames = []
+    for source, group in keys.groupby("source"):
+        for chunk in _chunks(group["source_key"].astype(str).tolist()):
+            statement = select(table).where(
+                table.c.entity == entity, table.c.source == source, table.c.source_key.in_(chunk)
+            )
+            frames.append(read_frame(connection, statement))
+    if not frames:
+        return read_frame(connection, select(table).where(false()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def xref_of_golden_ids(connection: Connection, golden_ids: Sequence[str]) -> pd.DataFrame:
+    table = table_of(Xref)
+    frames = [
+        read_frame(connection, select(table).where(table.c.golden_id.in_(chunk)))
+        for chunk in _chunks(list(golden_ids))
+    ]
+    if not frames:
+        return read_frame(connection, select(table).where(false()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def existing_golden_ids(connection: Connection, entity: str, golden_ids: Sequence[str]) -> set[str]:
+    """Which of the given ids were ever used (as golden records or redirects)."""
+    table, redirect = table_of(GOLDEN_TABLES[entity]), table_of(Redirect)
+    found: set[str] = set()
+    for chunk in _chunks(list(golden_ids)):
+        found |= {
+            str(r[0])
+            for r in connection.execute(
+                select(table.c.golden_id).where(table.c.golden_id.in_(chunk))
+            )
+        }
+        found |= {
+            str(r[0])
+            for r in connection.execute(
+                select(redirect.c.from_id).where(redirect.c.from_id.in_(chunk))
+            )
+        }
+    return found
+
+
+def golden_in(connection: Connection, entity: str, golden_ids: Sequence[str]) -> pd.DataFrame:
+    table = table_of(GOLDEN_TABLES[entity])
+    frames = [
+        read_frame(connection, select(table).where(table.c.golden_id.in_(chunk)))
+        for chunk in _chunks(list(golden_ids))
+    ]
+    if not frames:
+        return read_frame(connection, select(table).where(false()))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---- history -----------------------------------------------------------------------------
+
+
+def former_members(connection: Connection, entity: str) -> pd.DataFrame:
+    """The last members of every merged-away id: source, source_key, golden_id."""
+    membership, redirect = table_of(Membership), table_of(Redirect)
+    statement = (
+        select(membership.c.source, membership.c.source_key, membership.c.golden_id)
+        .join(redirect, redirect.c.from_id == membership.c.golden_id)
+        .where(membership.c.entity == entity, redirect.c.entity == entity)
+    )
+    return read_frame(connection, statement).drop_duplicates(["source", "source_key"], keep="last")
+
+
+def close_memberships(connection: Connection, entity: str, keys: pd.DataFrame, run_id: int) -> None:
+    table = table_of(Membership)
+    for source, group in keys.groupby("source"):
+        for chunk in _chunks(group["source_key"].astype(str).tolist()):
+            connection.execute(
+                update(table)
+                .where(
+                    table.c.entity == entity,
+                    table.c.source == source,
+                    table.c.source_key.in_(chunk),
+                    table.c.to_run.is_(None),
+                )
+                .values(to_run=run_id)
+            )
+
+
+def delete_redirects(connection: Connection, from_ids: Sequence[str]) -> None:
+    delete_in(connection, Redirect, "from_id", from_ids)
+
+
+def golden_history(connection: Connection, golden_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, versions) of one golden id, oldest first."""
+    events, versions = table_of(GoldenEvent), table_of(GoldenVersion)
+    return (
+        read_frame(
+            connection,
+            select(events).where(events.c.golden_id == golden_id).order_by(events.c.id),
+        ),
+        read_frame(
+            connection,
+            select(versions).where(versions.c.golden_id == golden_id).order_by(versions.c.version),
+        ),
+    )
+
+
+def latest_versions(connection: Connection, golden_ids: Sequence[str]) -> pd.Series:
+    """golden_id -> its latest version number (absent: never written)."""
+    table = table_of(GoldenVersion)
+    frames = [
+        read_frame(
+            connection,
+            select(table.c.golden_id, table.c.version).where(table.c.golden_id.in_(chunk)),
+        )
+        for chunk in _chunks(list(golden_ids))
+    ]
+    if not frames:
+        return pd.Series(dtype="int64")
+    versions = pd.concat(frames, ignore_index=True)
+    return versions.groupby("golden_id")["version"].max()
+
+
+# ---- stewardship -------------------------------------------------------------------------
+
+
+def active_decisions(connection: Connection, entity: str) -> pd.DataFrame:
+    table = table_of(MatchDecision)
+    statement = select(table).where(table.c.entity == entity, table.c.active.is_(True))
+    return read_frame(connection, statement)
+
+
+def active_pins(connection: Connection, entity: str) -> pd.DataFrame:
+    table = table_of(ValuePin)
+    statement = select(table).where(table.c.entity == entity, table.c.active.is_(True))
+    return read_frame(connection, statement)
+
+
+def deactivate_pins(connection: Connection, golden_id: str, attribute: str) -> int:
+    table = table_of(ValuePin)
+    result = connection.execute(
+        update(table)
+        .where(
+            table.c.golden_id == golden_id,
+            table.c.attribute == attribute,
+            table.c.active.is_(True),
+        )
+        .values(active=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def audit(connection: Connection, actor: str, action: str, target: str, detail: Any) -> None:
+    connection.execute(
+        table_of(AuditLog)
+        .insert()
+        .values(
+            at=now(),
+            actor=actor,
+            action=action,
+            target=target,
+            detail=json.dumps(detail, sort_keys=True, default=str),
+        )
+    )
+
+
+def contacts_of_accounts(connection: Connection, account_ids: Sequence[str]) -> list[str]:
+    """Golden contacts linked to any of the given golden accounts."""
+    table = table_of(GOLDEN_TABLES["contact"])
+    found: list[str] = []
+    for chunk in _chunks(list(account_ids)):
+        statement = select(table.c.golden_id).where(table.c.account_id.in_(chunk))
+        found += [str(row[0]) for row in connection.execute(statement)]
+    return found
+
+
+def last_resolution_basis(connection: Connection) -> str | None:
+    """The resolution basis recorded by the latest successful run that resolved."""
+    table = table_of(Run)
+    statement = (
+        select(table.c.summary)
+        .where(table.c.status == "succeeded", table.c.command.in_(["run", "steward"]))
+        .order_by(table.c.id.desc())
+        .limit(1)
+    )
+    summary = connection.execute(statement).scalar()
+    if not summary:
+        return None
+    basis = json.loads(summary).get("basis")
+    return str(basis) if basis else None
+
+
+def golden_of_records(connection: Connection, entity: str) -> pd.DataFrame:
+    """source, source_key, golden_id of every live record of an entity."""
+    table = table_of(Xref)
+    statement = select(table.c.source, table.c.source_key, table.c.golden_id).where(
+        table.c.entity == entity
+    )
+    return read_frame(connection, statement)
+
+
+def close_reviews(connection: Connection, entity: str, pair: pd.DataFrame) -> None:
+    """Mark the open review items between two records decided."""
+    table = table_of(ReviewItem)
+    (a_source, a_key), (b_source, b_key) = pair[["source", "source_key"]].itertuples(
+        index=False, name=None
+    )
+    for left, right in (
+        ((a_source, a_key), (b_source, b_key)),
+        ((b_source, b_key), (a_source, a_key)),
+    ):
+        connection.execute(
+            update(table)
+            .where(
+                table.c.entity == entity,
+                table.c.status == "open",
+                table.c.left_source == left[0],
+                table.c.left_key == left[1],
+                table.c.right_source == right[0],
+                table.c.right_key == right[1],
+            )
+            .values(status="decided")
+        )
+
+
+def latest_modified(connection: Connection, entity: str) -> pd.Timestamp | None:
+    """The latest last-modified time of any live record: the 'now' that trust decays to, the
+    same for a full run and a delta, so that both give the same golden values."""
+    table = table_of(SourceRecord)
+    statement = select(func.max(table.c.last_modified)).where(
+        table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False)
+    )
+    value = connection.execute(statement).scalar()
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
+def replace_reviews(
+    connection: Connection, entity: str, records: pd.DataFrame, reviews: pd.DataFrame, run_id: int
+) -> None:
+    """The scope's open review items are replaced by what this run found; decided items stay."""
+    table = table_of(ReviewItem)
+    for side in ("left", "right"):
+        source_column, key_column = table.c[f"{side}_source"], table.c[f"{side}_key"]
+        for source, group in records.groupby("source"):
+            for chunk in _chunks(group["source_key"].astype(str).tolist()):
+                connection.execute(
+                    update(table)
+                    .where(
+                        table.c.entity == entity,
+                        table.c.status == "open",
+                        source_column == source,
+                        key_column.in_(chunk),
+                    )
+                    .values(status="gone")
+                )
+    rows = reviews.assign(entity=entity, run_id=run_id, status="open")
+    insert_frame(connection, ReviewItem, rows)
+
+
+def open_reviews(connection: Connection, entity: str | None = None) -> pd.DataFrame:
+    table = table_of(ReviewItem)
+    statement = select(table).where(table.c.status == "open").order_by(table.c.probability.desc())
+    if entity is not None:
+        statement = statement.where(table.c.entity == entity)
+    return read_frame(connection, statement)

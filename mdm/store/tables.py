@@ -46,8 +46,11 @@ class SourceRecord(SQLModel, table=True):
     last_modified: datetime | None = None
     run_id: int = Field(foreign_key="run.id")
     row_number: int | None = None
-    # Canonical attribute values as read (JSON object); standardized forms are derived.
+    # Canonical attribute values as read (JSON object).
     attributes: str = Field(sa_column=Column(Text, nullable=False))
+    # Their match-key form (JSON object), computed once when the version is written, so a
+    # nightly delta standardizes only what changed. Null: not computed yet.
+    match_keys: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class GoldenAccount(SQLModel, table=True):
@@ -125,10 +128,15 @@ class Lineage(SQLModel, table=True):
     golden_id: str = Field(max_length=32)
     attribute: str = Field(max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
-    record_id: int = Field(foreign_key="source_record.id")
+    # The record the value came from; None for a steward's pin.
+    record_id: int | None = Field(default=None, foreign_key="source_record.id")
     rule: str = Field(max_length=64)
     candidates: int
     run_id: int = Field(foreign_key="run.id")
+    # The other candidate values it won against, with their records (JSON array).
+    beaten: str | None = Field(default=None, sa_column=Column(Text))
+    # The attribute group it survived in with its siblings (e.g. address), if any.
+    group_name: str | None = Field(default=None, max_length=64)
 
 
 class Quarantine(SQLModel, table=True):
@@ -146,6 +154,132 @@ class Quarantine(SQLModel, table=True):
     column: str | None = Field(default=None, max_length=256)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     raw: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# ---- history, stewardship (revision 0002) ---------------------------------------------------
+
+
+class GoldenEvent(SQLModel, table=True):
+    """Every change of a golden record: created, updated, merged, split, retired, revived."""
+
+    __tablename__ = "golden_event"
+    __table_args__ = (Index("ix_golden_event_golden", "golden_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    entity: str = Field(max_length=16)
+    golden_id: str = Field(max_length=32)
+    event: str = Field(max_length=16)
+    other_id: str | None = Field(default=None, max_length=32)  # merge survivor, split origin
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class GoldenVersion(SQLModel, table=True):
+    """Each version of a golden record, as it was written by a run."""
+
+    __tablename__ = "golden_version"
+    __table_args__ = (Index("ix_golden_version", "golden_id", "version", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    entity: str = Field(max_length=16)
+    golden_id: str = Field(max_length=32)
+    version: int
+    status: str = Field(max_length=16)
+    members: int
+    # The golden values (and a contact's account) as a JSON object.
+    record: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Membership(SQLModel, table=True):
+    """Which golden record a source record belonged to, run by run (the history of xref)."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        Index("ix_membership_record", "source", "source_key", "from_run"),
+        Index("ix_membership_golden", "golden_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=16)
+    source: str = Field(max_length=128)
+    source_key: str = Field(max_length=512)
+    golden_id: str = Field(max_length=32)
+    from_run: int = Field(foreign_key="run.id")
+    to_run: int | None = Field(default=None, foreign_key="run.id")  # None: still a member
+
+
+class MatchDecision(SQLModel, table=True):
+    """A steward's decision on two source records; it binds every later run until revoked."""
+
+    __tablename__ = "match_decision"
+    __table_args__ = (Index("ix_match_decision_active", "entity", "active"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=16)
+    left_source: str = Field(max_length=128)
+    left_key: str = Field(max_length=512)
+    right_source: str = Field(max_length=128)
+    right_key: str = Field(max_length=512)
+    decision: str = Field(max_length=16)  # must_link | cannot_link
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    decided_by: str = Field(max_length=128)
+    decided_at: datetime
+    active: bool = True
+
+
+class ReviewItem(SQLModel, table=True):
+    """A pair of source records the matcher was unsure about, waiting for a steward."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        Index("ix_review_item_open", "entity", "status"),
+        Index(
+            "ix_review_item_pair", "entity", "left_source", "left_key", "right_source", "right_key"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    entity: str = Field(max_length=16)
+    left_source: str = Field(max_length=128)
+    left_key: str = Field(max_length=512)
+    right_source: str = Field(max_length=128)
+    right_key: str = Field(max_length=512)
+    weight: float
+    probability: float
+    # Per comparison: its level label and weight (JSON), so the queue explains itself.
+    levels: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=16)  # open | decided | gone (no longer a review pair)
+
+
+class ValuePin(SQLModel, table=True):
+    """A steward's value for one golden attribute; it overrides survivorship until unpinned."""
+
+    __tablename__ = "value_pin"
+    __table_args__ = (Index("ix_value_pin_active", "golden_id", "attribute", "active"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=16)
+    golden_id: str = Field(max_length=32)
+    attribute: str = Field(max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    pinned_by: str = Field(max_length=128)
+    pinned_at: datetime
+    active: bool = True
+
+
+class AuditLog(SQLModel, table=True):
+    """Every steward action, who did it and when."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=256)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
 
 
 GOLDEN_TABLES: dict[str, type[SQLModel]] = {"account": GoldenAccount, "contact": GoldenContact}

@@ -1,27 +1,57 @@
 """Survivorship: golden values chosen from member records by rule chains, with lineage."""
 
-from mdm.survivorship.builder import LINEAGE_DTYPES, Golden, build_golden
+from mdm.survivorship.builder import (
+    LINEAGE_DTYPES,
+    MAX_BEATEN,
+    PIN_COLUMNS,
+    STEWARD_PIN,
+    Golden,
+    build_golden,
+)
 from mdm.survivorship.rules import (
     RULES,
     TIE_BREAK,
+    KeepAll,
+    Longest,
+    Max,
+    Min,
+    MostComplete,
+    MostFrequent,
     MostRecent,
+    Oldest,
     Rule,
     RuleFactory,
+    Shortest,
     SortKey,
     SourcePriority,
+    Trust,
+    ValidFirst,
     compile_rule,
 )
 
 __all__ = [
     "LINEAGE_DTYPES",
+    "MAX_BEATEN",
+    "PIN_COLUMNS",
     "RULES",
+    "STEWARD_PIN",
     "TIE_BREAK",
     "Golden",
+    "KeepAll",
+    "Longest",
+    "Max",
+    "Min",
+    "MostComplete",
+    "MostFrequent",
     "MostRecent",
+    "Oldest",
     "Rule",
     "RuleFactory",
+    "Shortest",
     "SortKey",
     "SourcePriority",
+    "Trust",
+    "ValidFirst",
     "build_golden",
     "compile_rule",
 ]

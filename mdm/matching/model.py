@@ -1,0 +1,172 @@
+"""The Fellegi-Sunter model: per comparison level, m and u probabilities and their weight.
+
+* ``m[level]``: the probability of the level among pairs that are the same entity;
+* ``u[level]``: ... among pairs that are not (an exact level's u is replaced by the value's
+  own frequency when the comparison is term-frequency adjusted);
+* ``weight = log2(m / u)``: the level's evidence in bits; a ``NULL`` level weighs 0;
+* ``prior``: the probability that two random records are the same entity.
+
+A pair's match weight is ``log2(prior / (1 - prior))`` plus its levels' weights, and its match
+probability is ``2^w / (1 + 2^w)``.
+
+The model is a readable JSON file (``rules/match/<entity>.model.json``): per comparison its
+levels, strongest first, with label, m, u and weight; the prior; how it was trained. Floats are
+written exactly (shortest round-trip form), so a saved and reloaded model scores identically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from mdm.errors import MdmError, Reason
+from mdm.matching.comparisons import Comparison
+
+FORMAT: Final = "mdm-fellegi-sunter/1"
+FloatArray = npt.NDArray[np.float64]
+
+
+def log2_odds(probability: float) -> float:
+    """The match weight of a probability (``log2(p / (1 - p))``)."""
+    return math.log2(probability) - math.log2(1.0 - probability)
+
+
+@dataclass(frozen=True)
+class ComparisonModel:
+    """m and u of one comparison's levels, indexed by level code (0 = else)."""
+
+    name: str
+    field: str
+    labels: tuple[str, ...]
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+    tf_adjust: bool = False
+    tf_minimum_u: float = 1e-6
+
+    def __post_init__(self) -> None:
+        if not len(self.labels) == len(self.m) == len(self.u):
+            raise ValueError(f"comparison {self.name!r}: labels, m and u differ in length")
+        if any(not 0.0 < p <= 1.0 for p in (*self.m, *self.u)):
+            raise ValueError(f"comparison {self.name!r}: m and u must be in (0, 1]")
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(math.log2(m) - math.log2(u) for m, u in zip(self.m, self.u, strict=True))
+
+    def weight_table(self) -> FloatArray:
+        """Weights by code with a trailing 0.0, so that indexing with ``NULL`` (-1) gives 0."""
+        return np.array([*self.weights, 0.0], dtype=np.float64)
+
+
+# eq=False keeps identity semantics cheap; compare models with ``to_dict``.
+@dataclass(frozen=True, eq=False)
+class FellegiSunterModel:
+    entity: str
+    prior: float
+    comparisons: tuple[ComparisonModel, ...]
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.prior < 1.0:
+            raise ValueError(f"the prior must be in (0, 1), got {self.prior}")
+
+    @property
+    def prior_weight(self) -> float:
+        return log2_odds(self.prior)
+
+    def comparison(self, name: str) -> ComparisonModel:
+        for comparison in self.comparisons:
+            if comparison.name == name:
+                return comparison
+        raise KeyError(f"the model has no comparison {name!r}")
+
+    def check(self, comparisons: Sequence[Comparison], where: str = "the model") -> None:
+        """Raise ``MdmError`` unless this model has exactly these comparisons and levels."""
+        have = [(c.name, c.labels) for c in self.comparisons]
+        want = [(c.name, c.labels) for c in comparisons]
+        if have != want:
+            raise MdmError(
+                Reason.RULES,
+                f"{where} was trained for other comparisons than the rules now declare: "
+                f"model {_describe(have)}; rules {_describe(want)}. Delete the model file to "
+                "train a new one.",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "entity": self.entity,
+            "prior": {"probability": self.prior, "weight": self.prior_weight},
+            "comparisons": [
+                {
+                    "name": c.name,
+                    "field": c.field,
+                    "tf_adjust": c.tf_adjust,
+                    "tf_minimum_u": c.tf_minimum_u,
+                    "levels": [
+                        {
+                            "code": code,
+                            "label": c.labels[code],
+                            "m": c.m[code],
+                            "u": c.u[code],
+                            "weight": c.weights[code],
+                        }
+                        for code in reversed(range(len(c.labels)))
+                    ],
+                }
+                for c in self.comparisons
+            ],
+            "training": dict(self.training),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FellegiSunterModel:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not an {FORMAT} model (format: {data.get('format')!r})")
+        comparisons = []
+        for item in data["comparisons"]:
+            levels = sorted(item["levels"], key=lambda level: int(level["code"]))
+            if [int(level["code"]) for level in levels] != list(range(len(levels))):
+                raise ValueError(f"comparison {item['name']!r}: level codes must be 0..k-1")
+            comparisons.append(
+                ComparisonModel(
+                    name=str(item["name"]),
+                    field=str(item["field"]),
+                    labels=tuple(str(level["label"]) for level in levels),
+                    m=tuple(float(level["m"]) for level in levels),
+                    u=tuple(float(level["u"]) for level in levels),
+                    tf_adjust=bool(item.get("tf_adjust", False)),
+                    tf_minimum_u=float(item.get("tf_minimum_u", 1e-6)),
+                )
+            )
+        return cls(
+            entity=str(data["entity"]),
+            prior=float(data["prior"]["probability"]),
+            comparisons=tuple(comparisons),
+            training=dict(data.get("training", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        path.write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> FellegiSunterModel:
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise MdmError(
+                Reason.RULES,
+                f"Cannot read the match model {path}: {error}. Delete it to train a new one.",
+            ) from error
+
+
+def _describe(items: list[tuple[str, tuple[str, ...]]]) -> str:
+    return "; ".join(f"{name} [{', '.join(labels)}]" for name, labels in items) or "none"

@@ -1,0 +1,156 @@
+"""A column's values as integer codes over its distinct values, and what is derived from them.
+
+Blocking and comparing work on codes: string equality becomes integer equality, and anything
+derived from a value (a phonetic code, a prefix, a parsed date, a nickname group) is computed
+once per distinct value, never per row or per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, TypeVar, cast
+
+import jellyfish
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+IntArray = npt.NDArray[np.int64]
+ObjectArray = npt.NDArray[np.object_]
+
+MISSING: Final = -1  # the code of an empty value
+_T = TypeVar("_T")
+
+
+@dataclass(eq=False)
+class FieldValues:
+    """Row codes (``MISSING`` for NA) into ``uniques``, the distinct values as ``str``."""
+
+    codes: IntArray
+    uniques: ObjectArray
+    _derived: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, values: pd.Series) -> FieldValues:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        array = np.asarray(uniques, dtype=object)
+        if len(array) and not isinstance(array[0], str):  # numbers or other objects: as text
+            array = np.array([str(value) for value in array], dtype=object)
+        return cls(np.asarray(codes, dtype=np.int64), array)
+
+    def derived(self, name: str, make: Callable[[ObjectArray], _T]) -> _T:
+        """``make(uniques)`` (one item per distinct value), computed once and kept."""
+        if name not in self._derived:
+            self._derived[name] = make(self.uniques)
+        return cast(_T, self._derived[name])
+
+    def shares(self) -> npt.NDArray[np.float64]:
+        """``frequencies()``, computed once, unless set from outside with ``set_derived``."""
+        return self.derived("frequency", lambda _uniques: self.frequencies())
+
+    def set_derived(self, name: str, value: object) -> None:
+        """Provide ``name`` from outside (shares of a larger population, say)."""
+        self._derived[name] = value
+
+    def frequencies(self) -> npt.NDArray[np.float64]:
+        """Each distinct value's share of the non-empty rows (term frequency)."""
+        present = self.codes[self.codes >= 0]
+        counts = np.bincount(present, minlength=len(self.uniques)).astype(np.float64)
+        return counts / max(len(present), 1)
+
+
+def factorized(texts: list[str | None] | ObjectArray) -> IntArray:
+    """Codes of ``texts`` (``MISSING`` for None or empty): equal texts get equal codes."""
+    series = pd.Series(np.asarray(texts, dtype=object), dtype="string").replace("", pd.NA)
+    codes, _ = pd.factorize(series, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def mapped(uniques: ObjectArray, fn: Callable[[str], str | None]) -> IntArray:
+    """Codes of ``fn`` over each distinct value (a loop over distinct values, not rows)."""
+    return factorized([fn(value) for value in uniques])
+
+
+# Transforms of one value into a key (None: no key) ------------------------------------------
+
+
+def metaphone(value: str) -> str | None:
+    return jellyfish.metaphone(value) or None
+
+
+def nysiis(value: str) -> str | None:
+    return jellyfish.nysiis(value) or None
+
+
+def soundex(value: str) -> str | None:
+    return jellyfish.soundex(value) or None
+
+
+def prefix(length: int) -> Callable[[str], str | None]:
+    def take(value: str) -> str | None:
+        return value[:length] or None
+
+    return take
+
+
+def suffix(length: int) -> Callable[[str], str | None]:
+    def take(value: str) -> str | None:
+        return value[-length:] or None
+
+    return take
+
+
+def sorted_tokens(value: str) -> str | None:
+    return " ".join(sorted(value.split())) or None
+
+
+def email_local(value: str) -> str | None:
+    local, at, _ = value.rpartition("@")
+    return local if at and local else None
+
+
+def email_domain(value: str) -> str | None:
+    _, at, domain = value.rpartition("@")
+    return domain if at and domain else None
+
+
+def digits(value: str) -> str | None:
+    return "".join(c for c in value if c.isdigit()) or None
+
+
+# Dates ----------------------------------------------------------------------------------------
+
+NO_DAY: Final = np.iinfo(np.int64).min  # a value that is not a date
+_DATE_FORMATS = ("ISO8601", "%Y%m%d", "%d/%m/%Y", "%d.%m.%Y")
+
+
+def _parsed_dates(uniques: ObjectArray, date_format: str | None) -> pd.Series:
+    """Each distinct value as a date (NaT where it is none), trying formats in turn."""
+    texts = pd.Series(uniques, dtype=object).str.strip()
+    parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[s]")
+    for candidate in [date_format] if date_format else _DATE_FORMATS:
+        missing = parsed.isna()
+        if not missing.any():
+            break
+        # ISO 8601 values are read as dates: a time of day (and its zone) is dropped.
+        text = texts[missing].str[:10] if candidate == "ISO8601" else texts[missing]
+        parsed[missing] = pd.to_datetime(text, format=candidate, errors="coerce")
+    return parsed
+
+
+def day_numbers(uniques: ObjectArray, date_format: str | None) -> IntArray:
+    """Days since 1970-01-01 of each distinct value (``NO_DAY`` where it is not a date)."""
+    parsed = _parsed_dates(uniques, date_format)
+    days = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return np.where(parsed.isna().to_numpy(), NO_DAY, days)
+
+
+def year_month_day(uniques: ObjectArray, date_format: str | None) -> tuple[IntArray, ...]:
+    """Year, month and day of each distinct value (zeros where it is not a date)."""
+    parsed = _parsed_dates(uniques, date_format)
+    valid = parsed.notna().to_numpy()
+    parts = (parsed.dt.year, parsed.dt.month, parsed.dt.day)
+    return tuple(
+        np.where(valid, part.fillna(0).to_numpy(dtype=np.int64, na_value=0), 0) for part in parts
+    )
