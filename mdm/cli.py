@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +63,22 @@ def user_errors() -> Iterator[None]:
     except MdmError as error:
         errors.print(f"[bold red]Error[/] ({error.reason}): {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
+    except Exception as error:  # a bug of ours: say so plainly, keep the details for a report
+        report = _crash_report()
+        errors.print(
+            f"[bold red]Internal error[/]: {escape(f'{type(error).__name__}: {error}')}. "
+            "Nothing was half-written: a run that fails is rolled back. The details are in "
+            f"{report}; please attach that file to a bug report.",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+
+
+def _crash_report() -> Path:
+    handle, name = tempfile.mkstemp(prefix="mdm-crash-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as report:
+        report.write(traceback.format_exc())
+    return Path(name)
 
 
 def _load(project: Path) -> Project:

@@ -43,12 +43,8 @@ class GoldenView:
 
 def golden_view(project: Project, golden_id: str) -> GoldenView:
     entity = entity_of_golden_id(golden_id)
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return _view(connection, project, entity, golden_id)
-    finally:
-        store.close()
+    with _reading(project) as connection:
+        return _view(connection, project, entity, golden_id)
 
 
 def _view(connection: Connection, project: Project, entity: Entity, requested: str) -> GoldenView:
@@ -136,12 +132,8 @@ def _plain(value: Any) -> Any:
 
 
 def recent_runs(project: Project, limit: int) -> pd.DataFrame:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            runs = store_io.recent_runs(connection, limit)
-    finally:
-        store.close()
+    with _reading(project) as connection:
+        runs = store_io.recent_runs(connection, limit)
     return pd.DataFrame(
         {
             "run": runs["id"],
@@ -178,16 +170,12 @@ def _outcome(summary: str | None, error: str | None) -> str:
 
 
 def run_quarantine(project: Project, run_id: int | None) -> pd.DataFrame:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            if run_id is None:
-                runs = store_io.recent_runs(connection, 50)
-                loaded = runs[(runs["status"] == "succeeded")]
-                run_id = int(loaded["id"].iloc[0]) if not loaded.empty else -1
-            rows = store_io.quarantine(connection, run_id)
-    finally:
-        store.close()
+    with _reading(project) as connection:
+        if run_id is None:
+            runs = store_io.recent_runs(connection, 50)
+            loaded = runs[(runs["status"] == "succeeded")]
+            run_id = int(loaded["id"].iloc[0]) if not loaded.empty else -1
+        rows = store_io.quarantine(connection, run_id)
     return rows[["source", "row_number", "source_key", "column", "reason"]]
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from mdm.project_files import DEFAULT_RULES
 
 
 def mdm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -101,3 +104,11 @@ def test_errors_are_one_paragraph_with_exit_code_2(tmp_path: Path) -> None:
 
     unknown = mdm("show", "X-1", "-p", "p", cwd=tmp_path)
     assert unknown.returncode == 2
+
+    (tmp_path / "p" / "mdm.toml").write_text('[store]\nurl = "sqlite:///x.db"\n')
+    shutil.copytree(DEFAULT_RULES, tmp_path / "p" / "rules")
+    (tmp_path / "p" / "x.db").write_bytes(b"this is not a database" * 100)
+    corrupt = mdm("status", "-p", "p", cwd=tmp_path)
+    assert corrupt.returncode == 2
+    assert "Cannot open the store" in corrupt.stderr
+    assert "Traceback" not in corrupt.stderr

@@ -72,3 +72,47 @@ def test_an_unusable_store_url_is_a_clear_error() -> None:
     with pytest.raises(MdmError) as caught:
         open_store("nosuchdb://somewhere/x")
     assert "is not usable" in str(caught.value)
+
+
+def test_xref_lookup_returns_each_row_once_whatever_the_keys_repeat(store_url: str) -> None:
+    import pandas as pd
+
+    from mdm.store import io as store_io
+    from mdm.store.tables import SourceRecord, Xref
+
+    store = open_store(store_url)
+    try:
+        with store.transaction() as connection:
+            run_id = store_io.start_run(connection, "test", {})
+            records = pd.DataFrame(
+                {
+                    "source": "crm",
+                    "entity": "account",
+                    "source_key": ["a", "b"],
+                    "version": 1,
+                    "is_current": True,
+                    "deleted": False,
+                    "content_hash": "h",
+                    "run_id": run_id,
+                    "attributes": "{}",
+                }
+            )
+            store_io.insert_frame(connection, SourceRecord, records)
+            ids = store_io.live_records(connection, "account")["record_id"].tolist()
+            xref = pd.DataFrame(
+                {
+                    "source": "crm",
+                    "source_key": ["a", "b"],
+                    "entity": "account",
+                    "golden_id": ["A-1", "A-2"],
+                    "record_id": ids,
+                    "run_id": run_id,
+                }
+            )
+            store_io.insert_frame(connection, Xref, xref)
+            # More repeats than one chunk holds: each row still comes back once.
+            keys = pd.DataFrame({"source": "crm", "source_key": ["a", "b"] * store_io.CHUNK})
+            found = store_io.xref_of_keys(connection, "account", keys)
+    finally:
+        store.close()
+    assert sorted(found["golden_id"]) == ["A-1", "A-2"]

@@ -230,8 +230,9 @@ def account_ids(connection: Connection, project: Project, records: pd.DataFrame)
         {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
     )
     xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred.dropna())
-    found = referred.merge(xref[["source", "source_key", "golden_id"]], how="left")
-    return found["golden_id"].astype("string")
+    golden = xref.set_index(["source", "source_key"])["golden_id"]
+    found = golden.reindex(pd.MultiIndex.from_frame(referred.astype(object)))
+    return pd.Series(found.to_numpy(), index=records.index, dtype="string")
 
 
 def _constraints(

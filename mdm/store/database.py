@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
 from mdm.errors import MdmError, Reason
 from mdm.store import schema_version
@@ -41,7 +41,7 @@ def open_store(url: str) -> Store:
     except MdmError:
         engine.dispose()
         raise
-    except OperationalError as error:
+    except DatabaseError as error:  # also OperationalError: server down, not a database
         engine.dispose()
         raise MdmError(
             Reason.STORE,

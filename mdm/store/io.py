@@ -368,7 +368,8 @@ def xref_of_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> pd.
     table = table_of(Xref)
     frames = []
     for source, group in keys.groupby("source"):
-        for chunk in _chunks(group["source_key"].astype(str).tolist()):
+        # Each key once: a key repeated across chunks would come back twice.
+        for chunk in _chunks(sorted(set(group["source_key"].astype(str)))):
             statement = select(table).where(
                 table.c.entity == entity, table.c.source == source, table.c.source_key.in_(chunk)
             )
