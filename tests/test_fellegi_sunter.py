@@ -18,6 +18,7 @@ from mdm.matching import (
     FellegiSunterModel,
     explain_pair,
     match_records,
+    term_frequencies_of,
 )
 from mdm.matching.train import expectation_maximisation, starting_m
 from mdm.schema import Entity
@@ -368,3 +369,25 @@ def test_default_rules_are_probabilistic_and_load() -> None:
         loaded = MatchSpec.model_validate({"entity": entity, **raw})
         assert loaded.method == "probabilistic"
         assert math.isclose(loaded.thresholds.review, 0.5)
+
+
+def test_given_term_frequencies_replace_the_records_own() -> None:
+    frame = people().drop(columns="person")
+    first = match_records(frame, spec())
+    same = match_records(
+        frame, spec(), model=first.model, frequencies=term_frequencies_of(frame, spec())
+    )
+    pd.testing.assert_frame_equal(same.pairs, first.pairs)
+    # A part of the records, scored with the whole population's shares, weighs an exact
+    # last name as the whole population does.
+    part = frame.sample(frac=0.7, random_state=1).reset_index(drop=True)
+    whole = term_frequencies_of(frame, spec())
+    alone = match_records(part, spec(), model=first.model)
+    shared = match_records(part, spec(), model=first.model, frequencies=whole)
+    assert shared.term_frequencies["last_name"]["smith"] == whole["last_name"]["smith"]
+    assert alone.term_frequencies["last_name"]["smith"] != whole["last_name"]["smith"]
+    by_pair = first.pairs.set_index(["left_record_id", "right_record_id"])["weight"]
+    mine = shared.pairs.set_index(["left_record_id", "right_record_id"])["weight"]
+    common = mine.index.intersection(by_pair.index)
+    assert len(common)
+    np.testing.assert_allclose(mine.loc[common], by_pair.loc[common])

@@ -152,7 +152,7 @@ class ComparisonKind(StrEnum):
 
 
 class ComparisonSpec(Strict):
-    """One comparison: a field (two for a name swap check) and ordered levels from a kind."""
+    """One comparison: a field and the ordered levels of a kind (and a swapped level)."""
 
     name: str | None = Field(default=None, pattern=_NAME)  # defaults to the field
     field: str

@@ -129,7 +129,7 @@ def block(
         if group_codes is not None:
             across = group_codes[left] != group_codes[right]
             left, right = left[across], right[across]
-        pair_keys = np.unique(left * max(n, 1) + right)  # a rule can make a pair twice
+        pair_keys = V.sorted_unique(left * max(n, 1) + right)  # a rule can make a pair twice
         keys.append(pair_keys)
         reports.append(
             BlockingReport(
@@ -187,7 +187,7 @@ def _rule_keys(
     assert combined is not None  # a rule has at least one key (validated)
     # One entry per (row, block): a token repeated in a value is one key.
     width = int(combined.codes.max(initial=-1)) + 1
-    unique = np.unique(combined.rows * max(width, 1) + combined.codes)
+    unique = V.sorted_unique(combined.rows * max(width, 1) + combined.codes)
     return _Keys(unique // max(width, 1), unique % max(width, 1))
 
 

