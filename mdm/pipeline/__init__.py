@@ -46,7 +46,10 @@ class RunSummary:
         return sum(source.quarantined for source in self.sources)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for entity in data["entities"]:
+            entity.pop("touched", None)  # every id of a full run: not for the run's record
+        return data
 
 
 def run(
@@ -139,7 +142,7 @@ def _resolve_all(
     )
     say("matching contacts")
     # Contacts of accounts that changed, merged or retired are relinked.
-    linked = store_io.contacts_of_accounts(connection, accounts.touched)
+    linked = _contacts_to_relink(connection, run_id)
     contacts = resolve_entity(
         connection,
         run_id,
@@ -150,6 +153,12 @@ def _resolve_all(
         keys_cache=keys,
     )
     return [accounts, contacts]
+
+
+def _contacts_to_relink(connection: Connection, run_id: int) -> list[str]:
+    """Golden contacts linked to a golden account whose records changed in this run."""
+    moved = store_io.moved_members(connection, str(Entity.ACCOUNT), run_id)
+    return store_io.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
 
 
 def resolution_basis(project: Project) -> str:
@@ -208,7 +217,7 @@ def _resolve_steward_scope(
     )
     if entity is Entity.CONTACT:
         return [resolved]
-    linked = store_io.contacts_of_accounts(connection, resolved.touched)
+    linked = _contacts_to_relink(connection, run_id)
     contacts = resolve_entity(
         connection, run_id, project, Entity.CONTACT, full=False, also_golden=set(linked)
     )

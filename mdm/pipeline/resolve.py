@@ -161,8 +161,9 @@ def _partners(
 def _contacts_of_changed_accounts(
     connection: Connection, run_id: int, project: Project, contact_keys: pd.DataFrame
 ) -> pd.DataFrame:
-    """Contacts whose account key names an account record this run changed."""
-    accounts = store_io.changed_records(connection, str(Entity.ACCOUNT), run_id)
+    """Contacts whose account key names an account record that joined or left a golden
+    account in this run: their link may change. A changed phone moves nothing."""
+    accounts = store_io.moved_members(connection, str(Entity.ACCOUNT), run_id)
     account_source = contact_keys["source"].map(
         {s.name: s.account_source for s in project.spec.sources if s.account_source}
     )

@@ -631,3 +631,13 @@ def open_reviews(connection: Connection, entity: str | None = None) -> pd.DataFr
     if entity is not None:
         statement = statement.where(table.c.entity == entity)
     return read_frame(connection, statement)
+
+
+def moved_members(connection: Connection, entity: str, run_id: int) -> pd.DataFrame:
+    """source, source_key, golden_id of the memberships a run opened or closed: the records
+    that joined or left a golden record (new, deleted, merged, split, revived)."""
+    table = table_of(Membership)
+    statement = select(table.c.source, table.c.source_key, table.c.golden_id).where(
+        table.c.entity == entity, (table.c.from_run == run_id) | (table.c.to_run == run_id)
+    )
+    return read_frame(connection, statement)
