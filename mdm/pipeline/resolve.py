@@ -21,6 +21,7 @@ from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
+from mdm.matching.block import block
 from mdm.matching.decide import Decision
 from mdm.matching.engine import match_records, term_frequencies_of
 from mdm.matching.standardize import clean_frame, match_values
@@ -72,6 +73,8 @@ def resolve_entity(
     ``keys_cache`` shares the live records' match keys between the entities of one run.
     """
     cache = keys_cache if keys_cache is not None else {}
+    if not full and not also_golden and _nothing_changed(connection, run_id, entity):
+        return _nothing(entity, store_io.live_count(connection, str(entity)))
     keys = _cached_keys(connection, project, entity, cache)
     if full:
         scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
@@ -88,6 +91,15 @@ def _cached_keys(
     if entity not in cache:
         cache[entity] = live_keys(connection, project, entity)
     return cache[entity]
+
+
+def _nothing_changed(connection: Connection, run_id: int, entity: Entity) -> bool:
+    """No record of the entity changed, and (for contacts) no account record moved."""
+    if not store_io.changed_records(connection, str(entity), run_id).empty:
+        return False
+    if entity is Entity.CONTACT:
+        return store_io.moved_members(connection, str(Entity.ACCOUNT), run_id).empty
+    return True
 
 
 def _nothing(entity: Entity, records: int) -> EntitySummary:
@@ -140,13 +152,18 @@ def _partners(
     if not is_changed.any():
         return flags
     spec = project.rules.match[entity]
-    everyone = keys.reset_index(drop=True)
+    everyone = _match_input(connection, project, entity, keys.reset_index(drop=True), spec, cache)
+    # Compare only the records that share a block with a changed one.
+    pairs = block(everyone, spec, new=is_changed).pairs
+    rows = np.unique(np.concatenate([pairs["left"].to_numpy(), pairs["right"].to_numpy()]))
+    if len(rows) == 0:
+        return flags
     result = match_records(
-        _match_input(connection, project, entity, everyone, spec, cache),
+        everyone.iloc[rows].reset_index(drop=True),
         spec,
         model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
-        frequencies=term_frequencies_of(everyone, spec),
-        new=is_changed,
+        frequencies=term_frequencies_of(keys, spec),
+        new=is_changed[rows],
     )
     linked = [result.links]
     if not result.pairs.empty:
@@ -154,7 +171,7 @@ def _partners(
     ids = pd.concat(
         [frame[["left_record_id", "right_record_id"]] for frame in linked], ignore_index=True
     )
-    flags |= everyone["record_id"].isin(set(ids.to_numpy().ravel().tolist())).to_numpy()
+    flags |= keys["record_id"].isin(set(ids.to_numpy().ravel().tolist())).to_numpy()
     return flags
 
 
@@ -244,9 +261,28 @@ def _match_input(
         record_id=records["record_id"].astype("int64").to_numpy()
     )
     if "account_id" in spec.extra_fields:
-        accounts = _cached_keys(connection, project, Entity.ACCOUNT, cache)
-        frame["account_id"] = account_ids(connection, project, records, accounts).to_numpy()
+        frame["account_id"] = _cached_account_ids(connection, project, records, cache).to_numpy()
     return frame
+
+
+def _cached_account_ids(
+    connection: Connection,
+    project: Project,
+    records: pd.DataFrame,
+    cache: dict[Entity, pd.DataFrame],
+) -> pd.Series:
+    """Account ids of all live contacts, computed once a run, then taken for ``records``."""
+    contacts = _cached_keys(connection, project, Entity.CONTACT, cache)
+    if "account_id" not in contacts.columns:
+        accounts = _cached_keys(connection, project, Entity.ACCOUNT, cache)
+        ids = account_ids(connection, project, contacts, accounts)
+        cache[Entity.CONTACT] = contacts = contacts.assign(account_id=ids)
+    found = contacts.set_index("record_id")["account_id"]
+    return pd.Series(
+        found.reindex(records["record_id"].to_numpy()).to_numpy(),
+        index=records.index,
+        dtype="string",
+    )
 
 
 def account_ids(

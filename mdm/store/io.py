@@ -641,3 +641,11 @@ def moved_members(connection: Connection, entity: str, run_id: int) -> pd.DataFr
         table.c.entity == entity, (table.c.from_run == run_id) | (table.c.to_run == run_id)
     )
     return read_frame(connection, statement)
+
+
+def live_count(connection: Connection, entity: str) -> int:
+    table = table_of(SourceRecord)
+    statement = select(func.count()).where(
+        table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False)
+    )
+    return int(connection.execute(statement).scalar() or 0)
