@@ -19,11 +19,14 @@ if str(ROOT) not in sys.path:  # `benchmarks` is not installed: import it from t
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import (  # noqa: E402
+    baseline_job,
     blocking_recall,
     label_codes,
     labels_from_edges,
     pair_count,
     pairwise_scores,
+    peak_rss_mb,
+    run_isolated,
 )
 from benchmarks.people import (  # noqa: E402
     DIGITS,
@@ -108,6 +111,19 @@ def test_blocking_recall_counts_true_pairs_among_candidates() -> None:
 def test_labels_from_edges_are_connected_components() -> None:
     labels = labels_from_edges(6, [0, 1, 4], [1, 2, 5])
     assert pairwise_scores(labels, [0, 0, 0, 1, 2, 2]).f1 == 1.0
+
+
+# ---- measuring in a child process --------------------------------------------------------------
+
+
+def test_a_child_does_not_inherit_its_parents_peak_memory() -> None:
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MiB resident in this (the parent) process
+    assert peak_rss_mb() > 400
+    measured = run_isolated(baseline_job)
+    del ballast
+    assert 0 < measured["peak_mb"] < 350
+    assert measured["seconds"] >= 0
+    assert "load_before" in measured
 
 
 # ---- the person generator -----------------------------------------------------------------------
