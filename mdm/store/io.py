@@ -179,15 +179,7 @@ def current_records(
     if keys is None:
         frame = read_frame(connection, base)
     else:
-        frames = [
-            read_frame(connection, base.where(table.c.source_key.in_(chunk)))
-            for chunk in _chunks(list(keys))
-        ]
-        frame = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else read_frame(connection, base.where(false()))
-        )
+        frame = read_in(connection, base, table.c.source_key, keys)
     return frame.astype({"id": "int64", "version": "int64", "deleted": "bool"})
 
 
@@ -217,18 +209,9 @@ def live_records(connection: Connection, entity: str) -> pd.DataFrame:
 
 
 def records_by_id(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """Whole source record versions, by id."""
     table = table_of(SourceRecord)
-    frames = [
-        read_frame(
-            connection, select(table).where(table.c.id.in_(record_ids[start : start + CHUNK]))
-        )
-        for start in range(0, len(record_ids), CHUNK)
-    ]
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else read_frame(connection, select(table).where(false()))
-    )
+    return read_in(connection, select(table), table.c.id, [int(r) for r in record_ids])
 
 
 def source_history(connection: Connection, source: str, source_key: str) -> pd.DataFrame:
@@ -343,20 +326,15 @@ def set_match_keys(connection: Connection, record_ids: Sequence[int], keys: Sequ
 def records_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
     """record_id, source, source_key, last_modified, attributes of the given records."""
     table = table_of(SourceRecord)
-    columns = (
+    statement = select(
         table.c.id.label("record_id"),
         table.c.source,
         table.c.source_key,
         table.c.last_modified,
         table.c.attributes,
     )
-    frames = [
-        read_frame(connection, select(*columns).where(table.c.id.in_(chunk)))
-        for chunk in _chunks([int(r) for r in record_ids])
-    ]
-    if not frames:
-        return read_frame(connection, select(*columns).where(false()))
-    return pd.concat(frames, ignore_index=True).sort_values("record_id", ignore_index=True)
+    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
+    return found.sort_values("record_id", ignore_index=True)
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
@@ -379,15 +357,23 @@ def xref_of_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
-def xref_of_golden_ids(connection: Connection, golden_ids: Sequence[str]) -> pd.DataFrame:
-    table = table_of(Xref)
+def read_in(
+    connection: Connection, statement: Any, column: Any, values: Iterable[Any]
+) -> pd.DataFrame:
+    """``statement`` restricted to rows whose ``column`` is in ``values``: each distinct value
+    queried once, in bounded IN lists, the parts concatenated."""
+    distinct = list(dict.fromkeys(values))
     frames = [
-        read_frame(connection, select(table).where(table.c.golden_id.in_(chunk)))
-        for chunk in _chunks(list(golden_ids))
+        read_frame(connection, statement.where(column.in_(chunk))) for chunk in _chunks(distinct)
     ]
     if not frames:
-        return read_frame(connection, select(table).where(false()))
+        return read_frame(connection, statement.where(false()))
     return pd.concat(frames, ignore_index=True)
+
+
+def xref_of_golden_ids(connection: Connection, golden_ids: Sequence[str]) -> pd.DataFrame:
+    table = table_of(Xref)
+    return read_in(connection, select(table), table.c.golden_id, golden_ids)
 
 
 def existing_golden_ids(connection: Connection, entity: str, golden_ids: Sequence[str]) -> set[str]:
@@ -412,13 +398,7 @@ def existing_golden_ids(connection: Connection, entity: str, golden_ids: Sequenc
 
 def golden_in(connection: Connection, entity: str, golden_ids: Sequence[str]) -> pd.DataFrame:
     table = table_of(GOLDEN_TABLES[entity])
-    frames = [
-        read_frame(connection, select(table).where(table.c.golden_id.in_(chunk)))
-        for chunk in _chunks(list(golden_ids))
-    ]
-    if not frames:
-        return read_frame(connection, select(table).where(false()))
-    return pd.concat(frames, ignore_index=True)
+    return read_in(connection, select(table), table.c.golden_id, golden_ids)
 
 
 # ---- history -----------------------------------------------------------------------------
@@ -473,16 +453,8 @@ def golden_history(connection: Connection, golden_id: str) -> tuple[pd.DataFrame
 def latest_versions(connection: Connection, golden_ids: Sequence[str]) -> pd.Series:
     """golden_id -> its latest version number (absent: never written)."""
     table = table_of(GoldenVersion)
-    frames = [
-        read_frame(
-            connection,
-            select(table.c.golden_id, table.c.version).where(table.c.golden_id.in_(chunk)),
-        )
-        for chunk in _chunks(list(golden_ids))
-    ]
-    if not frames:
-        return pd.Series(dtype="int64")
-    versions = pd.concat(frames, ignore_index=True)
+    statement = select(table.c.golden_id, table.c.version)
+    versions = read_in(connection, statement, table.c.golden_id, golden_ids)
     return versions.groupby("golden_id")["version"].max()
 
 
