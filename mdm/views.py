@@ -74,7 +74,7 @@ def _view(connection: Connection, project: Project, entity: Entity, requested: s
 def _members(
     connection: Connection, project: Project, entity: Entity, golden_id: str
 ) -> pd.DataFrame:
-    xref = store_io.xref_of_golden(connection, [golden_id])
+    xref = store_io.xref_of_golden_ids(connection, [golden_id])
     records = store_io.records_by_id(connection, xref["record_id"].astype(int).tolist())
     systems = {source.name: source.system for source in project.spec.sources}
     values = pd.DataFrame([json.loads(text) for text in records["attributes"]])

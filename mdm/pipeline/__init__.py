@@ -232,10 +232,6 @@ def config_snapshot(project: Project) -> dict[str, Any]:
     }
 
 
-def read_summary(text: str | None) -> dict[str, Any]:
-    return dict(json.loads(text)) if text else {}
-
-
 def export(project: Project, out: Path, fmt: ExportFormat) -> Path:
     store = open_store(project.store_url)
     try:

@@ -214,19 +214,6 @@ def records_by_id(connection: Connection, record_ids: Sequence[int]) -> pd.DataF
     return read_in(connection, select(table), table.c.id, [int(r) for r in record_ids])
 
 
-def source_history(connection: Connection, source: str, source_key: str) -> pd.DataFrame:
-    table = table_of(SourceRecord)
-    statement = (
-        select(table)
-        .where(table.c.source == source, table.c.source_key == source_key)
-        .order_by(table.c.version)
-    )
-    return read_frame(connection, statement)
-
-
-# ---- golden records, xref, lineage, redirects -----------------------------------------------
-
-
 def golden_records(connection: Connection, entity: str) -> pd.DataFrame:
     return read_frame(connection, select(table_of(GOLDEN_TABLES[entity])))
 
@@ -242,11 +229,6 @@ def xref(connection: Connection, entity: str | None = None) -> pd.DataFrame:
     if entity is not None:
         statement = statement.where(table.c.entity == entity)
     return read_frame(connection, statement)
-
-
-def xref_of_golden(connection: Connection, golden_ids: Sequence[str]) -> pd.DataFrame:
-    table = table_of(Xref)
-    return read_frame(connection, select(table).where(table.c.golden_id.in_(list(golden_ids))))
 
 
 def lineage(
