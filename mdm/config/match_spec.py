@@ -172,6 +172,16 @@ class ComparisonSpec(Strict):
         return self.name or self.field
 
 
+class ComparisonGroupSpec(Strict):
+    """Comparisons of fields that change together, such as the parts of an address after a
+    move: when every compared field of the group differs, that is one piece of evidence (the
+    group's "all different" level, learned as its own m and u), not several independent
+    disagreements that would each count against the pair."""
+
+    name: str = Field(pattern=_NAME)
+    comparisons: list[str] = Field(min_length=2)
+
+
 class ThresholdsSpec(Strict):
     """Two thresholds on the match probability: match at or above ``match``, review from
     ``review`` up to it, non-match below ``review``."""
@@ -213,6 +223,7 @@ class MatchSpec(Strict):
     rules: list[MatchRuleSpec] = Field(default_factory=list)
     blocking: list[BlockingRuleSpec] = Field(default_factory=list)
     comparisons: list[ComparisonSpec] = Field(default_factory=list)
+    comparison_groups: list[ComparisonGroupSpec] = Field(default_factory=list)
     thresholds: ThresholdsSpec = Field(default_factory=ThresholdsSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     clustering: ClusteringSpec = Field(default_factory=ClusteringSpec)
@@ -229,6 +240,7 @@ class MatchSpec(Strict):
     @model_validator(mode="after")
     def _check(self) -> MatchSpec:
         problems = [*self._method_problems(), *self._field_problems(), *self._name_problems()]
+        problems += self._group_problems()
         problems += [p for c in self.comparisons for p in _threshold_problems(c)]
         if problems:
             raise ValueError("; ".join(problems))
@@ -237,9 +249,10 @@ class MatchSpec(Strict):
     def _method_problems(self) -> list[str]:
         if self.method is Method.RULES:
             problems = [] if self.rules else ["method 'rules' needs at least one [[rules]]"]
-            if self.blocking or self.comparisons:
+            if self.blocking or self.comparisons or self.comparison_groups:
                 problems.append(
-                    "[[blocking]] and [[comparisons]] are only used with method = 'probabilistic'"
+                    "[[blocking]], [[comparisons]] and [[comparison_groups]] are only used with "
+                    "method = 'probabilistic'"
                 )
             problems += [
                 f"rule {rule.name!r}: method 'rules' only takes exact rules that match"
@@ -279,6 +292,32 @@ class MatchSpec(Strict):
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 problems.append(f"{what} names must be unique: {', '.join(map(repr, repeated))}")
+        return problems
+
+    def _group_problems(self) -> list[str]:
+        names = [c.key for c in self.comparisons]
+        problems = []
+        seen: dict[str, str] = {}
+        for group in self.comparison_groups:
+            where = f"comparison group {group.name!r}"
+            if group.name in names:
+                problems.append(f"{where}: the name is already a comparison's")
+            unknown = [name for name in group.comparisons if name not in names]
+            if unknown:
+                problems.append(
+                    f"{where} names no comparison {', '.join(map(repr, unknown))}; "
+                    f"comparisons: {', '.join(names)}"
+                )
+            if len(set(group.comparisons)) != len(group.comparisons):
+                problems.append(f"{where} lists a comparison twice")
+            for name in dict.fromkeys(group.comparisons):
+                if name in seen:
+                    problems.append(f"{where}: {name!r} is already in group {seen[name]!r}")
+                seen.setdefault(name, group.name)
+        groups = [group.name for group in self.comparison_groups]
+        repeated = sorted({name for name in groups if groups.count(name) > 1})
+        if repeated:
+            problems.append(f"comparison group names must be unique: {', '.join(repeated)}")
         return problems
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mdm.matching.comparisons import Comparison
+from mdm.matching.comparisons import Comparison, group_levels
 from mdm.matching.values import FieldValues
 
 NULL: Final = -1
@@ -56,7 +56,7 @@ def compare_levels(
     fields = cache if cache is not None else {}
     out = np.full((len(comparisons), len(left)), NULL, dtype=np.int8)
     for index, comparison in enumerate(comparisons):
-        if comparison.field not in records.columns:
+        if comparison.members or comparison.field not in records.columns:
             continue
         if comparison.field not in fields:
             fields[comparison.field] = FieldValues.of(records[comparison.field])
@@ -67,7 +67,21 @@ def compare_levels(
             missing = np.full(len(records), -1, dtype=np.int64)
             swapped = (missing, missing)
         out[index] = comparison.compute(fields[comparison.field], left, right, swapped)
+    _apply_groups(out, comparisons)
     return out
+
+
+def _apply_groups(out: npt.NDArray[np.int8], comparisons: Sequence[Comparison]) -> None:
+    """Fill each comparison group's row from its members' rows; where every member differs,
+    the group's level is the evidence and the members' rows become ``NULL``."""
+    row = {c.name: index for index, c in enumerate(comparisons)}
+    for index, comparison in enumerate(comparisons):
+        if not comparison.members:
+            continue
+        rows = [row[name] for name in comparison.members]
+        out[index], all_different = group_levels(out[rows])
+        for member in rows:
+            out[member, all_different] = NULL
 
 
 def _shared_codes(

@@ -26,13 +26,17 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from mdm.config.match_spec import ComparisonKind, ComparisonSpec
+from mdm.config.match_spec import ComparisonGroupSpec, ComparisonKind, ComparisonSpec, MatchSpec
 from mdm.matching import names
 from mdm.matching import values as V
 from mdm.matching.values import FieldValues, IntArray
 
 ELSE: Final = 0
 NULL: Final = -1
+# A comparison group's levels: every compared member differs, or at least one does not.
+ALL_DIFFERENT: Final = 0
+NOT_ALL_DIFFERENT: Final = 1
+GROUP_LABELS: Final = ("all different", "not all different")
 Int8Array = npt.NDArray[np.int8]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -104,6 +108,10 @@ class Comparison:
     tf_minimum_u: float = 1e-6
     date_format: str | None = None
     swap_with: str | None = None  # the field of a SWAPPED level (always the second level)
+    # A comparison group (``[[comparison_groups]]``): the names and fields of its member
+    # comparisons. Its levels are ALL_DIFFERENT and NOT_ALL_DIFFERENT, from the members' levels.
+    members: tuple[str, ...] = ()
+    member_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.levels or self.levels[0].test is not Check.EXACT:
@@ -117,6 +125,11 @@ class Comparison:
             )
 
     @property
+    def fields(self) -> tuple[str, ...]:
+        """The record fields this comparison reads."""
+        return self.member_fields if self.members else (self.field,)
+
+    @property
     def level_count(self) -> int:
         """Levels with a code (ELSE and every listed level; NULL has none)."""
         return len(self.levels) + 1
@@ -128,6 +141,8 @@ class Comparison:
     @property
     def labels(self) -> tuple[str, ...]:
         """Level labels by code: ``labels[0]`` is "else", the last is "exact"."""
+        if self.members:
+            return GROUP_LABELS
         return ("else", *(level.label for level in reversed(self.levels)))
 
     def label_of(self, code: int) -> str:
@@ -390,3 +405,39 @@ def comparison_from_spec(spec: ComparisonSpec) -> Comparison:
         tf_minimum_u=spec.tf_minimum_u,
         date_format=spec.date_format,
     )
+
+
+def comparisons_from_spec(spec: MatchSpec) -> list[Comparison]:
+    """The spec's comparisons in file order, then its comparison groups."""
+    comparisons = [comparison_from_spec(c) for c in spec.comparisons]
+    by_name = {c.name: c for c in comparisons}
+    return comparisons + [group_from_spec(g, by_name) for g in spec.comparison_groups]
+
+
+def group_from_spec(spec: ComparisonGroupSpec, by_name: dict[str, Comparison]) -> Comparison:
+    members = tuple(spec.comparisons)
+    fields = tuple(by_name[name].field for name in members)
+    return Comparison(
+        name=spec.name,
+        field=" + ".join(fields),
+        kind=ComparisonKind.EXACT,
+        levels=(EXACT_LEVEL,),
+        members=members,
+        member_fields=fields,
+    )
+
+
+def group_levels(member_levels: Int8Array) -> tuple[Int8Array, BoolArray]:
+    """A group's level per pair from its members' levels (members, pairs), and where every
+    member differs (those members' own levels then give no evidence: the group's does).
+
+    The group has evidence where at least two members were compared: ALL_DIFFERENT where each
+    of them is at ELSE, else NOT_ALL_DIFFERENT; with fewer, NULL and the members count alone.
+    """
+    present = member_levels != NULL
+    compared = present.sum(axis=0) >= 2
+    all_different = compared & ((member_levels == ELSE) | ~present).all(axis=0)
+    out = np.full(member_levels.shape[1], NULL, dtype=np.int8)
+    out[compared] = NOT_ALL_DIFFERENT
+    out[all_different] = ALL_DIFFERENT
+    return out, all_different

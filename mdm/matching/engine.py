@@ -30,7 +30,7 @@ from mdm.config.match_spec import DERIVED_FIELDS, MatchSpec, Method
 from mdm.matching.block import Blocked, BlockingReport, block, field_values
 from mdm.matching.cluster import cluster, connected_components
 from mdm.matching.compare import compare, compare_levels
-from mdm.matching.comparisons import Comparison, comparison_from_spec
+from mdm.matching.comparisons import Comparison, comparison_from_spec, comparisons_from_spec
 from mdm.matching.decide import Decision, decide
 from mdm.matching.model import FellegiSunterModel, log2_odds
 from mdm.matching.score import forced_by_rules, match_weights, probabilities, score_rules
@@ -163,7 +163,7 @@ def _match_probabilistic(
     groups: npt.ArrayLike | None,
     frequencies: Mapping[str, pd.Series] | pd.DataFrame | None,
 ) -> MatchResult:
-    comparisons = [comparison_from_spec(c) for c in spec.comparisons]
+    comparisons = comparisons_from_spec(spec)
     if isinstance(frequencies, pd.DataFrame):
         frequencies = {str(c): frequencies[c].dropna() for c in frequencies.columns}
     warnings, absent = _check_probabilistic_records(records, spec, comparisons)
@@ -356,7 +356,7 @@ def _check_probabilistic_records(
     needed = [
         *(f for rule in spec.blocking for key in rule.keys for f in key.inputs),
         *(f for rule in spec.rules for f in rule.fields),
-        *(c.field for c in comparisons),
+        *(f for c in comparisons for f in c.fields),
     ]
     absent_derived = sorted({f for f in needed if f in derived and f not in records.columns})
     _check_records(records, [f for f in dict.fromkeys(needed) if f not in absent_derived])

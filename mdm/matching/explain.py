@@ -16,7 +16,7 @@ import pandas as pd
 
 from mdm.config.match_spec import MatchSpec
 from mdm.matching.compare import NULL, compare_levels
-from mdm.matching.comparisons import comparison_from_spec
+from mdm.matching.comparisons import Comparison, comparisons_from_spec
 from mdm.matching.decide import Decision
 from mdm.matching.model import FellegiSunterModel, log2_odds
 from mdm.matching.score import forced_by_rules, probabilities
@@ -66,9 +66,11 @@ def explain_pair(
     give term-frequency adjusted comparisons the weight the engine gave; without them those
     comparisons weigh their average exact match.
     """
-    comparisons = [comparison_from_spec(c) for c in spec.comparisons]
+    comparisons = comparisons_from_spec(spec)
     model.check(comparisons)
-    fields = sorted({c.field for c in comparisons} | {f for r in spec.rules for f in r.fields})
+    fields = sorted(
+        {f for c in comparisons for f in c.fields} | {f for r in spec.rules for f in r.fields}
+    )
     frame = pd.DataFrame(
         {f: pd.array([_value(record_a, f), _value(record_b, f)], dtype="string") for f in fields}
     )
@@ -79,7 +81,7 @@ def explain_pair(
     for comparison, fitted, level in zip(
         comparisons, model.comparisons, levels.tolist(), strict=True
     ):
-        a, b = _value(record_a, comparison.field), _value(record_b, comparison.field)
+        a, b = _values(record_a, comparison), _values(record_b, comparison)
         tf = (
             fitted.tf_adjust
             and level == comparison.exact_code
@@ -103,7 +105,7 @@ def explain_pair(
                 left=a,
                 right=b,
                 level=int(level),
-                label=comparison.label_of(int(level)),
+                label=_label(comparison, int(level), a, b, comparisons),
                 m=m,
                 u=u,
                 weight=weight,
@@ -130,6 +132,25 @@ def explain_pair(
         decision=decision,
         rule=rule,
     )
+
+
+def _values(record: pd.Series, comparison: Comparison) -> str | None:
+    """The record's value of the comparison's field; a group's member values joined by " | "."""
+    if not comparison.members:
+        return _value(record, comparison.field)
+    found = [_value(record, field) for field in comparison.member_fields]
+    return None if all(v is None for v in found) else " | ".join(v or "" for v in found)
+
+
+def _label(
+    comparison: Comparison, level: int, a: str | None, b: str | None, others: list[Comparison]
+) -> str:
+    """The level's label; a member whose differing values count in its group's level says so."""
+    if level == NULL and a is not None and b is not None:
+        for group in others:
+            if comparison.name in group.members:
+                return f"different (counted in {group.name!r})"
+    return comparison.label_of(level)
 
 
 def _value(record: pd.Series, field: str) -> str | None:

@@ -301,7 +301,7 @@ def _m_by_rule(
     for index, rule in enumerate(rules):
         mine = (pattern_bits >> np.uint64(index)) & np.uint64(1) == 1
         fields = {f for key in rule.keys for f in key.inputs}
-        active = np.array([c.field not in fields for c in comparisons], dtype=bool)
+        active = np.array([not fields.intersection(c.fields) for c in comparisons], dtype=bool)
         first = pattern_first == index
         if not mine.any():
             reports.append({"rule": rule.name, "pairs": 0})
