@@ -142,7 +142,7 @@ class ComparisonKind(StrEnum):
     FIRST_NAME = "first_name"  # exact, nickname, jaro-winkler thresholds
     LAST_NAME = "last_name"  # exact, jaro-winkler thresholds, same sound (metaphone)
     COMPANY_NAME = "company_name"  # exact, token-set thresholds
-    EMAIL = "email"  # exact, same mailbox at another domain, same domain and a similar mailbox
+    EMAIL = "email"  # exact, same domain and a similar mailbox
     PHONE = "phone"  # exact E.164, same last 7 digits
     STREET = "street"  # exact, token-set thresholds
     POSTCODE = "postcode"  # exact, prefix lengths, descending (e.g. [3])

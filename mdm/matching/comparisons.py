@@ -59,7 +59,6 @@ class Check(StrEnum):
     METAPHONE = "metaphone"  # same metaphone code
     PREFIX = "prefix"  # first ``threshold`` characters equal
     DIGITS_SUFFIX = "digits_suffix"  # last ``threshold`` digits equal
-    SAME_LOCAL_PART = "same_local_part"  # emails: same mailbox name, other domain
     SAME_DOMAIN_SIMILAR_LOCAL = "same_domain_similar_local"  # same first letter, jw >= t
     DAYS = "days"  # dates at most ``threshold`` days apart
     DAY_MONTH_SWAPPED = "day_month_swapped"  # same year, day and month the other way round
@@ -85,7 +84,6 @@ class Level:
             Check.METAPHONE: "same sound",
             Check.PREFIX: f"first {number} characters",
             Check.DIGITS_SUFFIX: f"last {number} digits",
-            Check.SAME_LOCAL_PART: "same mailbox, other domain",
             Check.SAME_DOMAIN_SIMILAR_LOCAL: (
                 f"same domain, similar mailbox (jaro_winkler >= {number})"
             ),
@@ -225,8 +223,6 @@ class Comparison:
         if test is Check.DIGITS_SUFFIX:
             n = int(t)
             return _same(values.derived(f"digits{n}", lambda u: _digit_suffixes(u, n)), ao, bo)
-        if test is Check.SAME_LOCAL_PART:
-            return _same(values.derived("local", lambda u: V.mapped(u, V.email_local)), ao, bo)
         if test is Check.SAME_DOMAIN_SIMILAR_LOCAL:
             domains = values.derived("domain", lambda u: V.mapped(u, V.email_domain))
             same_domain = _same(domains, ao, bo)
@@ -374,7 +370,10 @@ def preset_levels(
                 *each(Check.JARO_WINKLER, t[1:]),
             ]
         case ComparisonKind.EMAIL:
-            fuzzy = [Level(Check.SAME_LOCAL_PART), Level(Check.SAME_DOMAIN_SIMILAR_LOCAL, 0.88)]
+            # No "same mailbox at another domain" level: mailboxes are made of names
+            # ("mhayes"), so across companies it is the namesakes' level, evidence the name
+            # comparisons have already counted.
+            fuzzy = [Level(Check.SAME_DOMAIN_SIMILAR_LOCAL, 0.88)]
         case ComparisonKind.PHONE:
             fuzzy = [Level(Check.DIGITS_SUFFIX, 7)]
         case ComparisonKind.POSTCODE:
