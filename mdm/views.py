@@ -279,21 +279,20 @@ def explain_records(project: Project, left: str, right: str) -> PairExplanation:
     spec = project.rules.match[entity]
     with _reading(project) as connection:
         keys = live_keys(connection, project, entity)
-        if "account_id" in spec.extra_fields:
-            accounts = live_keys(connection, project, Entity.ACCOUNT)
-            keys = keys.assign(
-                account_id=account_ids(connection, project, keys, accounts).to_numpy()
+        indexed = keys.set_index(["source", "source_key"])
+        missing = [
+            ref
+            for ref, key in ((left, (left_source, left_key)), (right, (right_source, right_key)))
+            if key not in indexed.index
+        ]
+        if missing:
+            raise MdmError(
+                Reason.NOT_FOUND, f"No live record {', '.join(missing)}: write SOURCE:KEY."
             )
-    indexed = keys.set_index(["source", "source_key"])
-    missing = [
-        ref
-        for ref, key in ((left, (left_source, left_key)), (right, (right_source, right_key)))
-        if key not in indexed.index
-    ]
-    if missing:
-        raise MdmError(Reason.NOT_FOUND, f"No live record {', '.join(missing)}: write SOURCE:KEY.")
-    a = indexed.loc[[(left_source, left_key)]].iloc[0]
-    b = indexed.loc[[(right_source, right_key)]].iloc[0]
+        pair = indexed.loc[[(left_source, left_key), (right_source, right_key)]].reset_index()
+        if "account_id" in spec.extra_fields:
+            pair["account_id"] = account_ids(connection, project, pair).to_numpy()
+    a, b = pair.iloc[0], pair.iloc[1]
     if spec.method is Method.PROBABILISTIC:
         return _explain_probabilistic(project, entity, spec, keys, a, b)
     return _explain_rules(spec, a, b)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -589,3 +590,28 @@ def test_rules_method_honours_constraints() -> None:
     assert by_id[20] != by_id[50]
     assert by_id[10] == by_id[62]
     assert "must_link" in set(result.links["rule"])
+
+
+def test_block_key_texts_make_exactly_the_blocked_pairs() -> None:
+    """Two rows share a key text exactly when blocking pairs them: the store's index of these
+    texts finds a delta's candidates as blocking everything would."""
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # `benchmarks` is not installed: import it from the checkout
+        sys.path.insert(0, root)
+    from benchmarks.people import generate_people
+    from benchmarks.person_engines import load_person_spec, person_records
+    from mdm.matching.block import block_key_texts
+
+    spec, _ = load_person_spec()
+    records = person_records(generate_people(3_000, seed=4), spec)
+    texts = block_key_texts(records, spec)
+    assert texts["key"].str.split("\x1f").str[0].isin([r.name for r in spec.blocking]).all()
+    sizes = texts.groupby("key")["row"].transform("size")
+    shared = texts[sizes <= spec.max_block_size]
+    joined = shared.merge(shared, on="key")
+    joined = joined[joined["row_x"] < joined["row_y"]]
+    from_texts = set(zip(joined["row_x"].tolist(), joined["row_y"].tolist(), strict=True))
+    blocked = block(records, spec).pairs
+    from_block = set(zip(blocked["left"].tolist(), blocked["right"].tolist(), strict=True))
+    assert len(from_block) > 1_000
+    assert from_texts == from_block

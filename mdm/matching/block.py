@@ -18,6 +18,7 @@ A block larger than ``max_block_size`` is skipped with a warning: a key that man
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -396,3 +397,62 @@ def _shown_key(value: str, other: str, key: BlockingKeySpec) -> str:
     if transform is KeyTransform.SORTED_TOKENS:
         return V.sorted_tokens(value) or ""
     return value
+
+
+# Stable keys, for an index kept between runs ---------------------------------------------------
+
+
+def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
+    """Every blocking key of every row as text, stable across runs and record sets: columns
+    ``row`` (position) and ``key`` (the rule's name and its key values, joined by ``\\x1f``).
+
+    Two rows share a block of a rule exactly when they share one of these texts, so a store
+    can index them and find a new record's candidates without blocking every record again.
+    """
+    frames = []
+    for rule in blocking_rules(spec):
+        combined = pd.DataFrame({"row": np.arange(len(records), dtype=np.int64), "key": rule.name})
+        for key in rule.keys:
+            if key.column not in records.columns and "+" not in key.column:
+                combined = combined.iloc[0:0]
+                break
+            texts = _key_texts(joined_column(records, key.column), key)
+            combined = combined.merge(texts, on="row", suffixes=("", "_part"))
+            combined["key"] = combined["key"] + "\x1f" + combined.pop("key_part")
+        frames.append(combined)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "key"])
+    return out.drop_duplicates(ignore_index=True).astype({"row": "int64", "key": object})
+
+
+def _key_texts(column: pd.Series, key: BlockingKeySpec) -> pd.DataFrame:
+    """``row`` and ``key_part``: the key's value(s) of each row that has one."""
+    values = FieldValues.of(column)
+    uniques = values.uniques
+    if key.transform is KeyTransform.TOKEN:
+        parts: list[object] = [list(dict.fromkeys(value.split())) for value in uniques]
+    else:
+        derive = _text_transform(key)
+        parts = [derive(value) for value in uniques]
+    per_unique = pd.Series(parts, dtype=object)
+    rows = np.flatnonzero(values.codes >= 0).astype(np.int64)
+    frame = pd.DataFrame(
+        {"row": rows, "key_part": per_unique.to_numpy()[values.codes[rows]]}, dtype=object
+    )
+    if key.transform is KeyTransform.TOKEN:
+        frame = frame.explode("key_part")
+    frame = frame.dropna(subset=["key_part"])
+    return frame.astype({"row": "int64"})
+
+
+def _text_transform(key: BlockingKeySpec) -> Callable[[str], str | None]:
+    length = key.length or 0
+    transforms: dict[KeyTransform, Callable[[str], str | None]] = {
+        KeyTransform.EXACT: lambda value: value,
+        KeyTransform.PREFIX: V.prefix(length),
+        KeyTransform.SUFFIX: V.suffix(length),
+        KeyTransform.METAPHONE: V.metaphone,
+        KeyTransform.NYSIIS: V.nysiis,
+        KeyTransform.SOUNDEX: V.soundex,
+        KeyTransform.SORTED_TOKENS: V.sorted_tokens,
+    }
+    return transforms[key.transform]

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Connection
 
 from mdm.config.specs import Project
 from mdm.errors import ProblemCollector, Reason
+from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
 from mdm.pipeline.models import model_path
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
@@ -136,10 +136,7 @@ def _run_in_transaction(
 def _resolve_all(
     connection: Connection, run_id: int, project: Project, full: bool, say: Progress
 ) -> list[EntitySummary]:
-    keys: dict[Entity, pd.DataFrame] = {}
-    accounts = resolve_entity(
-        connection, run_id, project, Entity.ACCOUNT, full=full, keys_cache=keys
-    )
+    accounts = resolve_entity(connection, run_id, project, Entity.ACCOUNT, full=full)
     say("matching contacts")
     # Contacts of accounts that changed, merged or retired are relinked.
     linked = _contacts_to_relink(connection, run_id)
@@ -150,7 +147,6 @@ def _resolve_all(
         Entity.CONTACT,
         full=full,
         also_golden=set(linked),
-        keys_cache=keys,
     )
     return [accounts, contacts]
 
@@ -178,7 +174,12 @@ def resolution_basis(project: Project) -> str:
         if (path := model_path(project, entity)).exists()
     }
     text = json.dumps(
-        {"rules": project.rules.model_dump(mode="json"), "sources": sources, "models": models},
+        {
+            "rules": project.rules.model_dump(mode="json"),
+            "sources": sources,
+            "models": models,
+            "index": INDEX_VERSION,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()

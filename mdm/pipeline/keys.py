@@ -7,6 +7,7 @@ Stamped with ``KEYS_VERSION``: when standardization changes, stored keys are rec
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -45,7 +46,22 @@ def live_keys(connection: Connection, project: Project, entity: Entity) -> pd.Da
 
     Keys missing or stamped by another version are computed now and stored.
     """
-    live = store_io.live_match_keys(connection, str(entity))
+    return parsed_keys(
+        connection, project, entity, store_io.live_match_keys(connection, str(entity))
+    )
+
+
+def keys_of(
+    connection: Connection, project: Project, entity: Entity, record_ids: Sequence[int]
+) -> pd.DataFrame:
+    """``live_keys`` of the given records only (those that are live), by record id."""
+    found = store_io.live_match_keys_of(connection, str(entity), record_ids)
+    return parsed_keys(connection, project, entity, found)
+
+
+def parsed_keys(
+    connection: Connection, project: Project, entity: Entity, live: pd.DataFrame
+) -> pd.DataFrame:
     names = attribute_names(entity)
     # One parse of one JSON array is much faster than a parse per record.
     parsed = json.loads("[" + ",".join(text or "{}" for text in live["match_keys"]) + "]")

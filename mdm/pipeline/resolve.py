@@ -21,11 +21,12 @@ from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
-from mdm.matching.block import block
+from mdm.matching.block import block_key_texts
 from mdm.matching.decide import Decision
 from mdm.matching.engine import match_records, term_frequencies_of
 from mdm.matching.standardize import clean_frame, match_values
-from mdm.pipeline.keys import live_keys, region_of
+from mdm.pipeline import index
+from mdm.pipeline.keys import keys_of, live_keys, region_of
 from mdm.pipeline.models import load_model, save_model
 from mdm.pipeline.write import GoldenChanges, write_resolution
 from mdm.relate import relate_contacts
@@ -66,31 +67,25 @@ def resolve_entity(
     *,
     full: bool = True,
     also_golden: set[str] | None = None,
-    keys_cache: dict[Entity, pd.DataFrame] | None = None,
 ) -> EntitySummary:
     """Recompute the entity's golden records in scope; ``also_golden`` widens a delta scope.
 
-    ``keys_cache`` shares the live records' match keys between the entities of one run.
+    A full run reads every live record; a delta run reads only its scope, found through the
+    record-key index (``mdm.pipeline.index``).
     """
-    cache = keys_cache if keys_cache is not None else {}
     if not full and not also_golden and _nothing_changed(connection, run_id, entity):
         return _nothing(entity, store_io.live_count(connection, str(entity)))
-    keys = _cached_keys(connection, project, entity, cache)
     if full:
+        keys = live_keys(connection, project, entity)
         scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
     else:
-        scope = _delta_scope(connection, run_id, project, entity, keys, also_golden or set(), cache)
+        scope = _delta_scope(connection, run_id, project, entity, also_golden or set())
     if scope.records.empty and scope.previous.empty:
-        return _nothing(entity, len(keys))
-    return _resolve_scope(connection, run_id, project, entity, scope, cache)
-
-
-def _cached_keys(
-    connection: Connection, project: Project, entity: Entity, cache: dict[Entity, pd.DataFrame]
-) -> pd.DataFrame:
-    if entity not in cache:
-        cache[entity] = live_keys(connection, project, entity)
-    return cache[entity]
+        if full:
+            empty = pd.DataFrame({"record_id": [], "key": []})
+            store_io.replace_record_keys(connection, str(entity), empty, pd.Series(dtype="int64"))
+        return _nothing(entity, scope.total)
+    return _resolve_scope(connection, run_id, project, entity, scope, full)
 
 
 def _nothing_changed(connection: Connection, run_id: int, entity: Entity) -> bool:
@@ -111,59 +106,74 @@ def _delta_scope(
     run_id: int,
     project: Project,
     entity: Entity,
-    keys: pd.DataFrame,
     also_golden: set[str],
-    cache: dict[Entity, pd.DataFrame],
 ) -> Scope:
-    changed = store_io.changed_records(connection, str(entity), run_id)
+    """The changed records, their partners and every member of the golden records they touch,
+    read by key: nothing here reads the whole master."""
+    changed = store_io.changed_records(connection, str(entity), run_id)[["source", "source_key"]]
     if entity is Entity.CONTACT:
-        changed = pd.concat(
-            [changed, _contacts_of_changed_accounts(connection, run_id, project, keys)]
-        )
-    record_keys = pd.MultiIndex.from_frame(keys[["source", "source_key"]])
-    is_changed = record_keys.isin(pd.MultiIndex.from_frame(changed[["source", "source_key"]]))
-    partners = _partners(connection, project, entity, keys, is_changed, cache)
-    touched = keys.loc[is_changed | partners, ["source", "source_key"]]
-    before = store_io.xref_of_keys(
-        connection, str(entity), pd.concat([touched, changed[["source", "source_key"]]])
+        changed = pd.concat([changed, _contacts_of_changed_accounts(connection, run_id)])
+    changed = changed.drop_duplicates(ignore_index=True)
+    current = store_io.current_ids_of_keys(connection, str(entity), changed)
+    live_ids = current.loc[~current["deleted"].astype(bool), "record_id"].astype("int64")
+    changed_keys = keys_of(connection, project, entity, live_ids.tolist())
+    # The index first sees the changed records as they are now, then finds their partners.
+    spec = project.rules.match[entity]
+    changed_input = _match_input(connection, project, entity, changed_keys, spec)
+    replaced = store_io.ids_of_versions(connection, str(entity), changed)
+    index.reindex(connection, project, entity, changed_input, dropped=replaced)
+    partner_ids = _partners(connection, project, entity, changed_input)
+    touched = pd.concat(
+        [changed, _names_of(connection, project, entity, partner_ids)], ignore_index=True
     )
+    before = store_io.xref_of_keys(connection, str(entity), touched)
     golden_ids = sorted(set(before["golden_id"]) | also_golden)
     previous = store_io.xref_of_golden_ids(connection, golden_ids)
-    members = pd.MultiIndex.from_frame(previous[["source", "source_key"]])
-    in_scope = is_changed | partners | record_keys.isin(members)
-    return Scope(
-        keys[in_scope].reset_index(drop=True),
-        previous[["source", "source_key", "golden_id"]],
-        len(keys),
+    members = store_io.current_ids_of_keys(
+        connection, str(entity), previous[["source", "source_key"]]
     )
+    member_ids = members.loc[~members["deleted"].astype(bool), "record_id"].astype("int64")
+    scope_ids = sorted(set(live_ids) | set(partner_ids) | set(member_ids))
+    return Scope(
+        keys_of(connection, project, entity, scope_ids),
+        previous[["source", "source_key", "golden_id"]],
+        store_io.live_count(connection, str(entity)),
+    )
+
+
+def _names_of(
+    connection: Connection, project: Project, entity: Entity, record_ids: list[int]
+) -> pd.DataFrame:
+    found = store_io.live_match_keys_of(connection, str(entity), record_ids)
+    return found[["source", "source_key"]]
 
 
 def _partners(
-    connection: Connection,
-    project: Project,
-    entity: Entity,
-    keys: pd.DataFrame,
-    is_changed: np.ndarray,
-    cache: dict[Entity, pd.DataFrame],
-) -> np.ndarray:
-    """Rows a changed record matches or would be reviewed with: only the pairs touching a
-    changed record are compared, with the saved model and the population's value shares."""
-    flags = np.zeros(len(keys), dtype=bool)
-    if not is_changed.any():
-        return flags
+    connection: Connection, project: Project, entity: Entity, changed: pd.DataFrame
+) -> list[int]:
+    """Record ids a changed record matches or would be reviewed with: its candidates come from
+    the index (records sharing a blocking key, blocks over the size limit left out, as a full
+    run leaves them out), scored with the saved model and the population's value shares."""
+    if changed.empty:
+        return []
     spec = project.rules.match[entity]
-    everyone = _match_input(connection, project, entity, keys.reset_index(drop=True), spec, cache)
-    # Compare only the records that share a block with a changed one.
-    pairs = block(everyone, spec, new=is_changed).pairs
-    rows = np.unique(np.concatenate([pairs["left"].to_numpy(), pairs["right"].to_numpy()]))
-    if len(rows) == 0:
-        return flags
+    texts = index.key_text(index.KeyKind.BLOCK) + index.SEPARATOR
+    blocks = block_key_texts(changed, spec)["key"].astype(object)
+    sizes = store_io.key_counts(connection, str(entity), index.hashed(texts + blocks).tolist())
+    kept = sizes[sizes <= spec.max_block_size].index.tolist()
+    candidates = store_io.records_with_keys(connection, str(entity), kept)["record_id"]
+    others = sorted(set(candidates.tolist()) - set(changed["record_id"].astype("int64")))
+    other_input = _match_input(
+        connection, project, entity, keys_of(connection, project, entity, others), spec
+    )
+    everyone = pd.concat([changed, other_input], ignore_index=True)
+    is_changed = np.r_[np.ones(len(changed), dtype=bool), np.zeros(len(other_input), dtype=bool)]
     result = match_records(
-        everyone.iloc[rows].reset_index(drop=True),
+        everyone,
         spec,
         model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
-        frequencies=term_frequencies_of(keys, spec),
-        new=is_changed[rows],
+        frequencies=index.frequencies(connection, entity, spec, everyone),
+        new=is_changed,
     )
     linked = [result.links]
     if not result.pairs.empty:
@@ -171,22 +181,17 @@ def _partners(
     ids = pd.concat(
         [frame[["left_record_id", "right_record_id"]] for frame in linked], ignore_index=True
     )
-    flags |= keys["record_id"].isin(set(ids.to_numpy().ravel().tolist())).to_numpy()
-    return flags
+    return sorted(set(ids.to_numpy().ravel().tolist()) - set(changed["record_id"].tolist()))
 
 
-def _contacts_of_changed_accounts(
-    connection: Connection, run_id: int, project: Project, contact_keys: pd.DataFrame
-) -> pd.DataFrame:
+def _contacts_of_changed_accounts(connection: Connection, run_id: int) -> pd.DataFrame:
     """Contacts whose account key names an account record that joined or left a golden
     account in this run: their link may change. A changed phone moves nothing."""
     accounts = store_io.moved_members(connection, str(Entity.ACCOUNT), run_id)
-    account_source = contact_keys["source"].map(
-        {s.name: s.account_source for s in project.spec.sources if s.account_source}
-    )
-    referred = pd.MultiIndex.from_arrays([account_source, contact_keys["account_key"]])
-    hit = referred.isin(pd.MultiIndex.from_frame(accounts[["source", "source_key"]]))
-    return contact_keys.loc[hit, ["source", "source_key"]].assign(deleted=False)
+    texts = index.reference_texts(accounts["source"], accounts["source_key"])
+    ids = index.lookup(connection, Entity.CONTACT, texts)["record_id"].tolist()
+    found = store_io.live_match_keys_of(connection, str(Entity.CONTACT), ids)
+    return found[["source", "source_key"]]
 
 
 def _resolve_scope(
@@ -195,16 +200,21 @@ def _resolve_scope(
     project: Project,
     entity: Entity,
     scope: Scope,
-    cache: dict[Entity, pd.DataFrame],
+    full: bool,
 ) -> EntitySummary:
     records = scope.records
     spec = project.rules.match[entity]
+    match_input = _match_input(connection, project, entity, records, spec)
     matched = match_records(
-        _match_input(connection, project, entity, records, spec, cache),
+        match_input,
         spec,
         model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
         # Value shares of the whole population, so that a delta scores as a full run does.
-        frequencies=term_frequencies_of(_cached_keys(connection, project, entity, cache), spec),
+        frequencies=(
+            term_frequencies_of(records, spec)
+            if full
+            else index.frequencies(connection, entity, spec, records)
+        ),
         **_constraints(connection, entity, records),
     )
     if matched.trained and matched.model is not None:
@@ -219,10 +229,7 @@ def _resolve_scope(
     )
     values, lineage = golden.values, golden.lineage
     if entity is Entity.CONTACT:
-        account_keys = _cached_keys(connection, project, Entity.ACCOUNT, cache)
-        values, lineage = _with_accounts(
-            connection, project, records, members, values, lineage, account_keys
-        )
+        values, lineage = _with_accounts(connection, project, records, members, values, lineage)
     changes = write_resolution(
         connection,
         run_id,
@@ -232,6 +239,10 @@ def _resolve_scope(
     store_io.replace_reviews(
         connection, str(entity), records, review_items(records, matched.pairs), run_id
     )
+    if full:
+        index.rebuild(connection, project, entity, match_input)
+    else:
+        index.reindex(connection, project, entity, match_input)
     return EntitySummary(
         entity=str(entity),
         records=scope.total,
@@ -255,60 +266,53 @@ def _match_input(
     entity: Entity,
     records: pd.DataFrame,
     spec: MatchSpec,
-    cache: dict[Entity, pd.DataFrame],
 ) -> pd.DataFrame:
-    frame = records[attribute_names(entity)].assign(
+    """The records as the matcher and the index take them: record_id, source, the match keys
+    and, for contacts, account_id."""
+    frame = records[["source", *attribute_names(entity)]].assign(
         record_id=records["record_id"].astype("int64").to_numpy()
     )
-    if "account_id" in spec.extra_fields:
-        frame["account_id"] = _cached_account_ids(connection, project, records, cache).to_numpy()
-    return frame
+    if entity is Entity.CONTACT:
+        frame["account_id"] = account_ids(connection, project, records).to_numpy()
+    return frame.reset_index(drop=True)
 
 
-def _cached_account_ids(
-    connection: Connection,
-    project: Project,
-    records: pd.DataFrame,
-    cache: dict[Entity, pd.DataFrame],
-) -> pd.Series:
-    """Account ids of all live contacts, computed once a run, then taken for ``records``."""
-    contacts = _cached_keys(connection, project, Entity.CONTACT, cache)
-    if "account_id" not in contacts.columns:
-        accounts = _cached_keys(connection, project, Entity.ACCOUNT, cache)
-        ids = account_ids(connection, project, contacts, accounts)
-        cache[Entity.CONTACT] = contacts = contacts.assign(account_id=ids)
-    found = contacts.set_index("record_id")["account_id"]
-    return pd.Series(
-        found.reindex(records["record_id"].to_numpy()).to_numpy(),
-        index=records.index,
-        dtype="string",
-    )
-
-
-def account_ids(
-    connection: Connection, project: Project, records: pd.DataFrame, account_keys: pd.DataFrame
-) -> pd.Series:
+def account_ids(connection: Connection, project: Project, records: pd.DataFrame) -> pd.Series:
     """Each contact's golden account as matching evidence: the one its own account key points
     to; else, for a contact with only a company name, the one golden account of that name."""
-    account_sources = {s.name: s.account_source for s in project.spec.sources if s.account_source}
+    sources = index.account_sources(project)
     referred = pd.DataFrame(
-        {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
+        {"source": records["source"].map(sources), "source_key": records["account_key"]}
     )
     xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred.dropna())
     golden = xref.set_index(["source", "source_key"])["golden_id"]
     by_key = golden.reindex(pd.MultiIndex.from_frame(referred.astype(object))).to_numpy()
     found = pd.Series(by_key, index=records.index, dtype="string")
-    by_name = _account_by_name(connection, account_keys)
+    by_name = _account_by_name(connection, records["company"])
     return found.fillna(records["company"].map(by_name).astype("string"))
 
 
-def _account_by_name(connection: Connection, account_keys: pd.DataFrame) -> pd.Series:
-    """Company name (match form) -> golden account, for names only one golden account has."""
-    golden = store_io.golden_of_records(connection, str(Entity.ACCOUNT))
-    named = account_keys[["source", "source_key", "name"]].merge(golden, how="inner").dropna()
-    owners = named.drop_duplicates(["name", "golden_id"])
-    unique = owners[~owners["name"].duplicated(keep=False)]
-    return pd.Series(unique["golden_id"].to_numpy(), index=unique["name"].to_numpy(), dtype=object)
+def _account_by_name(connection: Connection, companies: pd.Series) -> pd.Series:
+    """Company name (match form) -> golden account, for the names only one golden account
+    has, among ``companies``."""
+    owners = _accounts_with(connection, index.KeyKind.NAME, companies).drop_duplicates()
+    unique = owners[~owners["value"].duplicated(keep=False)]
+    return pd.Series(unique["golden_id"].to_numpy(), index=unique["value"].to_numpy(), dtype=object)
+
+
+def _accounts_with(connection: Connection, kind: index.KeyKind, values: pd.Series) -> pd.DataFrame:
+    """value, golden_id of the live account records whose name or domain (``kind``) is one of
+    ``values`` (match form), found in the index."""
+    found = index.lookup(connection, Entity.ACCOUNT, index.value_texts(kind, values))
+    prefix = len(index.key_text(kind) + index.SEPARATOR)
+    records = store_io.live_match_keys_of(
+        connection, str(Entity.ACCOUNT), found["record_id"].tolist()
+    )
+    golden = records[["record_id", "source", "source_key"]].merge(
+        store_io.xref_of_keys(connection, str(Entity.ACCOUNT), records[["source", "source_key"]])
+    )
+    out = found.assign(value=found["text"].str.slice(prefix)).merge(golden, on="record_id")
+    return out[["value", "golden_id"]].reset_index(drop=True)
 
 
 def _constraints(
@@ -435,27 +439,29 @@ def _with_accounts(
     members: pd.DataFrame,
     values: pd.DataFrame,
     lineage: pd.DataFrame,
-    account_keys: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Attach golden contacts to golden accounts; the link gets a lineage row of its own."""
-    account_sources = {s.name: s.account_source for s in project.spec.sources if s.account_source}
+    """Attach golden contacts to golden accounts; the link gets a lineage row of its own.
+
+    Only the accounts that could be linked are read: those the contacts' account keys name, and
+    those whose name or domain is a contact's company name or email domain."""
+    account_sources = index.account_sources(project)
     referred = pd.DataFrame(
         {"source": records["source"].map(account_sources), "source_key": records["account_key"]}
     ).dropna()
     account_xref = store_io.xref_of_keys(connection, str(Entity.ACCOUNT), referred)
-    golden_of = account_keys[["source", "source_key"]].merge(
-        store_io.golden_of_records(connection, str(Entity.ACCOUNT)), how="left"
-    )["golden_id"]
+    email_domains = match_values(Kind.DOMAIN, records["email"])
+    names = _accounts_with(connection, index.KeyKind.NAME, records["company"])
+    domains = _accounts_with(connection, index.KeyKind.DOMAIN, email_domains)
     links = relate_contacts(
         members[["golden_id", "record_id", "source", "last_modified"]].assign(
             account_key=records["account_key"],
             company_key=records["company"],
-            email_domain=match_values(Kind.DOMAIN, records["email"]),
+            email_domain=email_domains,
         ),
         account_sources,
         account_xref,
-        pd.DataFrame({"golden_id": golden_of, "name_key": account_keys["name"]}),
-        pd.DataFrame({"golden_id": golden_of, "domain": account_keys["domain"]}),
+        names.rename(columns={"value": "name_key"})[["golden_id", "name_key"]],
+        domains.rename(columns={"value": "domain"})[["golden_id", "domain"]],
     )
     values = values.join(links.set_index("golden_id")[["account_id", "account_link"]])
     link_lineage = pd.DataFrame(

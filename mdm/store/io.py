@@ -16,10 +16,12 @@ from mdm.store.tables import (
     AuditLog,
     GoldenEvent,
     GoldenVersion,
+    KeyCount,
     Lineage,
     MatchDecision,
     Membership,
     Quarantine,
+    RecordKey,
     Redirect,
     ReviewItem,
     Run,
@@ -293,6 +295,177 @@ def live_match_keys(connection: Connection, entity: str) -> pd.DataFrame:
         .order_by(table.c.id)
     )
     return read_frame(connection, statement)
+
+
+def live_match_keys_of(
+    connection: Connection, entity: str, record_ids: Sequence[int]
+) -> pd.DataFrame:
+    """``live_match_keys`` of the given records only (those still live), by record id."""
+    table = table_of(SourceRecord)
+    statement = select(
+        table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.match_keys
+    ).where(table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False))
+    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
+    return found.sort_values("record_id", ignore_index=True)
+
+
+def match_keys_of_versions(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """record_id, source, source_key, match_keys of the given record versions, current or not."""
+    table = table_of(SourceRecord)
+    statement = select(
+        table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.match_keys
+    )
+    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
+    return found.sort_values("record_id", ignore_index=True)
+
+
+def current_ids_of_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> pd.DataFrame:
+    """record_id, source, source_key, deleted of the current versions of (source, source_key)."""
+    table = table_of(SourceRecord)
+    frames = []
+    for source, group in keys.groupby("source"):
+        statement = select(
+            table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.deleted
+        ).where(table.c.entity == entity, table.c.source == source, table.c.is_current.is_(True))
+        frames.append(read_in(connection, statement, table.c.source_key, group["source_key"]))
+    if not frames:
+        empty = select(
+            table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.deleted
+        )
+        return read_frame(connection, empty.where(false()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def ids_of_versions(connection: Connection, entity: str, keys: pd.DataFrame) -> list[int]:
+    """Record ids of every version of the given (source, source_key) pairs."""
+    table = table_of(SourceRecord)
+    ids: list[int] = []
+    for source, group in keys.groupby("source"):
+        statement = select(table.c.id).where(table.c.entity == entity, table.c.source == source)
+        found = read_in(connection, statement, table.c.source_key, group["source_key"])
+        ids += [int(i) for i in found["id"]]
+    return ids
+
+
+# ---- record keys (the index of a nightly delta) ---------------------------------------------
+
+
+def replace_record_keys(
+    connection: Connection, entity: str, keys: pd.DataFrame, counts: pd.Series
+) -> None:
+    """The entity's record keys become ``keys`` (record_id, key), and its key counts
+    ``counts`` (key -> records).
+
+    Millions of rows on a full run: the secondary index is dropped and built again after the
+    rows are written in primary-key order, which is several times faster than keeping it."""
+    table, count_table = table_of(RecordKey), table_of(KeyCount)
+    [index] = list(table.indexes)
+    index.drop(connection)
+    connection.execute(delete(table).where(table.c.entity == entity))
+    connection.execute(delete(count_table).where(count_table.c.entity == entity))
+    keys = keys.sort_values(["record_id", "key"], ignore_index=True)
+    insert_record_keys(connection, entity, keys)
+    index.create(connection)
+    statement = f"INSERT INTO key_count (entity, key, records) VALUES ({_marks(connection, 3)})"
+    _write_counts(connection, statement, entity, counts.sort_index())
+
+
+def add_key_counts(connection: Connection, entity: str, change: pd.Series) -> None:
+    """Add ``change`` (key -> records, negative to subtract) to the key counts; a count that
+    reaches zero is dropped."""
+    change = change[change != 0]
+    if change.empty:
+        return
+    marks = _marks(connection, 3)
+    statement = (
+        f"INSERT INTO key_count (entity, key, records) VALUES ({marks}) "
+        "ON CONFLICT (entity, key) DO UPDATE SET records = key_count.records + excluded.records"
+    )
+    _write_counts(connection, statement, entity, change)
+    table = table_of(KeyCount)
+    connection.execute(delete(table).where(table.c.entity == entity, table.c.records <= 0))
+
+
+def _write_counts(connection: Connection, statement: str, entity: str, counts: pd.Series) -> None:
+    """Run ``statement`` (entity, key, records) over ``counts`` (key -> records)."""
+    rows = list(
+        zip(
+            [entity] * len(counts),
+            counts.index.to_numpy(dtype="int64").tolist(),
+            counts.to_numpy(dtype="int64").tolist(),
+            strict=True,
+        )
+    )
+    for start in range(0, len(rows), CHUNK * 10):
+        connection.exec_driver_sql(statement, rows[start : start + CHUNK * 10])
+
+
+def _marks(connection: Connection, count: int) -> str:
+    """Positional parameter markers in the driver's own style."""
+    style = connection.dialect.paramstyle
+    if style == "qmark":
+        return ", ".join(["?"] * count)
+    if style == "numeric":
+        return ", ".join(f":{i}" for i in range(1, count + 1))
+    return ", ".join(["%s"] * count)
+
+
+def insert_record_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> None:
+    """Append ``keys`` (record_id, key). Millions of rows on a full run: plain tuples through
+    the driver's executemany, without building a dict per row."""
+    if keys.empty:
+        return
+    statement = f"INSERT INTO record_key (record_id, key, entity) VALUES ({_marks(connection, 3)})"
+    record_ids = keys["record_id"].to_numpy(dtype="int64").tolist()
+    hashes = keys["key"].to_numpy(dtype="int64").tolist()
+    rows = list(zip(record_ids, hashes, [entity] * len(hashes), strict=True))
+    for start in range(0, len(rows), CHUNK * 10):
+        connection.exec_driver_sql(statement, rows[start : start + CHUNK * 10])
+
+
+def delete_record_key_rows(connection: Connection, rows: pd.DataFrame) -> None:
+    """Delete the given (record_id, key) rows."""
+    if rows.empty:
+        return
+    marks = _marks(connection, 2).split(", ")
+    statement = f"DELETE FROM record_key WHERE record_id = {marks[0]} AND key = {marks[1]}"
+    pairs = list(
+        zip(
+            rows["record_id"].to_numpy(dtype="int64").tolist(),
+            rows["key"].to_numpy(dtype="int64").tolist(),
+            strict=True,
+        )
+    )
+    for start in range(0, len(pairs), CHUNK * 10):
+        connection.exec_driver_sql(statement, pairs[start : start + CHUNK * 10])
+
+
+def records_with_keys(connection: Connection, entity: str, keys: Sequence[int]) -> pd.DataFrame:
+    """key, record_id of every live record that has one of ``keys``."""
+    table = table_of(RecordKey)
+    statement = select(table.c.key, table.c.record_id).where(table.c.entity == entity)
+    found = read_in(connection, statement, table.c.key, [int(k) for k in keys])
+    return found.astype({"key": "int64", "record_id": "int64"})
+
+
+def record_keys_of(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """record_id, key of the given records."""
+    table = table_of(RecordKey)
+    statement = select(table.c.record_id, table.c.key)
+    found = read_in(connection, statement, table.c.record_id, [int(r) for r in record_ids])
+    return found.astype({"key": "int64", "record_id": "int64"})
+
+
+def key_counts(connection: Connection, entity: str, keys: Sequence[int]) -> pd.Series:
+    """How many live records have each of ``keys`` (keys nobody has are left out)."""
+    table = table_of(KeyCount)
+    statement = select(table.c.key, table.c.records).where(table.c.entity == entity)
+    found = read_in(connection, statement, table.c.key, [int(k) for k in keys])
+    return pd.Series(
+        found["records"].to_numpy(dtype="int64"),
+        index=found["key"].to_numpy(dtype="int64"),
+        dtype="int64",
+    )
 
 
 def set_match_keys(connection: Connection, record_ids: Sequence[int], keys: Sequence[str]) -> None:

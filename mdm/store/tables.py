@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -280,6 +280,34 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=32)
     target: str = Field(max_length=256)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class RecordKey(SQLModel, table=True):
+    """The lookup keys of each live record: its blocking keys, the values its term-frequency
+    comparisons weigh, and the names, domains and account references the pipeline looks up.
+
+    Each key is a 64-bit hash of its text. A nightly delta finds a changed record's candidate
+    partners, a value's frequency and a contact's account here, by index, instead of reading
+    every record of the master.
+    """
+
+    __tablename__ = "record_key"
+    __table_args__ = (Index("ix_record_key_entity_key", "entity", "key"),)
+
+    record_id: int = Field(primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    entity: str = Field(max_length=16)
+
+
+class KeyCount(SQLModel, table=True):
+    """How many live records have each record key: a value's frequency and a block's size,
+    read by key without counting the records."""
+
+    __tablename__ = "key_count"
+
+    entity: str = Field(max_length=16, primary_key=True)
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    records: int
 
 
 GOLDEN_TABLES: dict[str, type[SQLModel]] = {"account": GoldenAccount, "contact": GoldenContact}

@@ -1,0 +1,266 @@
+"""The record-key index: what a nightly delta looks up instead of reading the whole master.
+
+Each live record has keys (``record_key`` rows, a 64-bit hash of each key's text):
+
+* ``b``: its blocking keys (``mdm.matching.block.block_key_texts``): the records that share one
+  with a changed record are that record's candidate partners;
+* ``t``: the value of each term-frequency adjusted comparison, and one key per comparison for
+  "has a value": their counts give the population's value shares, as a full run computes them;
+* accounts ``n`` and ``d``: the name and the domain, to attach contacts by company name or
+  email domain; contacts ``r``: the account record their account key refers to.
+
+Beside the keys, ``key_count`` holds how many live records have each key, so a frequency or a
+block's size is read by key, not counted. A full run rebuilds both; a delta run re-indexes the
+records of its scope (their keys, account ids included, are computed anyway), drops the keys of
+versions it replaced, and adjusts the counts by the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy import Connection
+
+from mdm.config import MatchSpec
+from mdm.config.specs import Project
+from mdm.matching.block import block_key_texts
+from mdm.schema import Entity
+from mdm.store import io as store_io
+
+# Part of the resolution basis: a store indexed by another version resolves everything once.
+INDEX_VERSION: Final = 1
+SEPARATOR: Final = "\x1f"
+
+
+class KeyKind(StrEnum):
+    LIVE = "l"  # every live record: a record indexed once is never taken for a new one
+    BLOCK = "b"
+    FREQUENCY = "t"
+    NAME = "n"
+    DOMAIN = "d"
+    REFERENCE = "r"
+
+
+def key_text(kind: KeyKind, *parts: str) -> str:
+    return SEPARATOR.join([kind.value, *parts])
+
+
+def hashed(texts: Iterable[str]) -> npt.NDArray[np.int64]:
+    """64-bit hashes of key texts (pandas' stable hash: the same on every machine and run)."""
+    array = np.asarray(list(texts), dtype=object)
+    if not len(array):
+        return np.empty(0, dtype=np.int64)
+    return np.asarray(pd.util.hash_array(array), dtype=np.uint64).view(np.int64)
+
+
+def index_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
+    """record_id, key of the lookup keys of the records of ``frame`` (the match input:
+    record_id, source, the match keys and, for contacts, account_id): what ``record_key``
+    holds. Every record has at least its ``LIVE`` key."""
+    return _rows(lookup_texts(project, entity, frame))
+
+
+def frequency_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
+    """record_id, key of the term-frequency keys of the records of ``frame``: only counted
+    (``key_count``), never looked up, so not kept per record."""
+    frame = frame.reset_index(drop=True)
+    texts = _frequency_texts(frame, project.rules.match[entity])
+    if not texts:
+        return pd.DataFrame(
+            {"record_id": pd.Series(dtype="int64"), "key": pd.Series(dtype="int64")}
+        )
+    return _rows(pd.concat(texts, ignore_index=True))
+
+
+def _rows(texts: pd.DataFrame) -> pd.DataFrame:
+    rows = pd.DataFrame(
+        {"record_id": texts["record_id"].to_numpy(dtype="int64"), "key": hashed(texts["text"])}
+    )
+    return rows.drop_duplicates(ignore_index=True)
+
+
+def lookup_texts(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    spec = project.rules.match[entity]
+    ids = frame["record_id"].to_numpy(dtype="int64")
+    live = pd.DataFrame({"record_id": ids, "text": key_text(KeyKind.LIVE)})
+    parts = [live, _block_texts(frame, spec, ids)]
+    if entity is Entity.ACCOUNT:
+        parts += [
+            _value_texts(frame, "name", KeyKind.NAME),
+            _value_texts(frame, "domain", KeyKind.DOMAIN),
+        ]
+    else:
+        parts.append(_reference_texts(project, frame))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _block_texts(frame: pd.DataFrame, spec: MatchSpec, ids: npt.NDArray[np.int64]) -> pd.DataFrame:
+    keys = block_key_texts(frame, spec)
+    return pd.DataFrame(
+        {
+            "record_id": ids[keys["row"].to_numpy(dtype="int64")],
+            "text": (KeyKind.BLOCK.value + SEPARATOR + keys["key"].astype(object)).to_numpy(),
+        }
+    )
+
+
+def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]:
+    out = []
+    for comparison in spec.comparisons:
+        if not comparison.tf_adjust or comparison.field not in frame.columns:
+            continue
+        present = frame.dropna(subset=[comparison.field])
+        values = present[comparison.field].astype(str)
+        name = comparison.key
+        out.append(
+            pd.DataFrame(
+                {
+                    "record_id": np.r_[present["record_id"], present["record_id"]],
+                    "text": np.r_[
+                        (key_text(KeyKind.FREQUENCY, name) + SEPARATOR + values).to_numpy(),
+                        np.full(len(present), key_text(KeyKind.FREQUENCY, name), dtype=object),
+                    ],
+                }
+            )
+        )
+    return out
+
+
+def _value_texts(frame: pd.DataFrame, column: str, kind: KeyKind) -> pd.DataFrame:
+    present = frame.dropna(subset=[column])
+    return pd.DataFrame(
+        {
+            "record_id": present["record_id"].to_numpy(),
+            "text": (key_text(kind) + SEPARATOR + present[column].astype(str)).to_numpy(),
+        }
+    )
+
+
+def _reference_texts(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
+    refers = frame.assign(account_source=frame["source"].map(account_sources(project)))
+    refers = refers.dropna(subset=["account_source", "account_key"])
+    return pd.DataFrame(
+        {
+            "record_id": refers["record_id"].to_numpy(),
+            "text": reference_texts(refers["account_source"], refers["account_key"]),
+        }
+    )
+
+
+def reference_texts(sources: pd.Series, keys: pd.Series) -> npt.NDArray[np.object_]:
+    prefix = key_text(KeyKind.REFERENCE) + SEPARATOR
+    return (prefix + sources.astype(str) + SEPARATOR + keys.astype(str)).to_numpy(dtype=object)
+
+
+def account_sources(project: Project) -> dict[str, str]:
+    """Contact source -> the account source its account keys refer to."""
+    return {s.name: s.account_source for s in project.spec.sources if s.account_source}
+
+
+# ---- lookups ---------------------------------------------------------------------------------
+
+
+def lookup(
+    connection: Connection, entity: Entity, texts: pd.Series | npt.NDArray[np.object_]
+) -> pd.DataFrame:
+    """text, record_id of every live record that has one of the key ``texts``."""
+    distinct = pd.unique(pd.Series(texts, dtype=object).dropna())
+    if not len(distinct):
+        return pd.DataFrame(
+            {"text": pd.Series(dtype=object), "record_id": pd.Series(dtype="int64")}
+        )
+    text_of = pd.Series(distinct, index=hashed(distinct))
+    text_of = text_of[~text_of.index.duplicated()]
+    found = store_io.records_with_keys(connection, str(entity), text_of.index.tolist())
+    return pd.DataFrame(
+        {
+            "text": text_of.reindex(found["key"].to_numpy()).to_numpy(),
+            "record_id": found["record_id"].to_numpy(dtype="int64"),
+        }
+    )
+
+
+def value_texts(kind: KeyKind, values: pd.Series) -> npt.NDArray[np.object_]:
+    present = values.dropna().astype(str)
+    return (key_text(kind) + SEPARATOR + present).to_numpy(dtype=object)
+
+
+def frequencies(
+    connection: Connection, entity: Entity, spec: MatchSpec, records: pd.DataFrame
+) -> dict[str, pd.Series]:
+    """Per term-frequency adjusted comparison, the population share of each value ``records``
+    hold (value -> share), counted in the index: what a full run's value shares would be."""
+    out: dict[str, pd.Series] = {}
+    for comparison in spec.comparisons:
+        if not comparison.tf_adjust or comparison.field not in records.columns:
+            continue
+        values = pd.unique(records[comparison.field].dropna().astype(str))
+        name = comparison.key
+        texts = [key_text(KeyKind.FREQUENCY, name, str(v)) for v in values]
+        total_key = hashed([key_text(KeyKind.FREQUENCY, name)])
+        keys = hashed(texts)
+        counts = store_io.key_counts(connection, str(entity), [*keys.tolist(), *total_key.tolist()])
+        total = float(counts.get(int(total_key[0]), 0))
+        shares = counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64) / max(total, 1.0)
+        out[name] = pd.Series(shares, index=pd.Index(values, dtype="string"))
+    return out
+
+
+def reindex(
+    connection: Connection,
+    project: Project,
+    entity: Entity,
+    frame: pd.DataFrame,
+    dropped: Iterable[int] = (),
+) -> None:
+    """Index the records of ``frame`` as they are now, and drop the keys of the ``dropped``
+    record ids (versions replaced or deleted): only the difference is written, and the counts
+    change by it. The term-frequency counts change by the versions that came and went."""
+    frame_ids = frame["record_id"].astype("int64")
+    ids = [*frame_ids.tolist(), *dropped]
+    before = store_io.record_keys_of(connection, ids)
+    after = index_rows(project, entity, frame)
+    both = before.merge(after, how="outer", indicator=True)
+    gone = both.loc[both["_merge"] == "left_only", ["record_id", "key"]]
+    new = both.loc[both["_merge"] == "right_only", ["record_id", "key"]]
+    store_io.delete_record_key_rows(connection, gone)
+    store_io.insert_record_keys(connection, str(entity), new)
+    indexed = set(before["record_id"].tolist())
+    came = frame[~frame_ids.isin(indexed).to_numpy()]
+    went = sorted(indexed - set(frame_ids.tolist()))
+    counted = [
+        new,
+        frequency_rows(project, entity, came),
+        gone.assign(sign=-1),
+        frequency_rows(project, entity, _versions(connection, project, entity, went)).assign(
+            sign=-1
+        ),
+    ]
+    change = pd.concat(counted, ignore_index=True).fillna({"sign": 1})
+    store_io.add_key_counts(
+        connection, str(entity), change.groupby("key")["sign"].sum().astype("int64")
+    )
+
+
+def _versions(
+    connection: Connection, project: Project, entity: Entity, record_ids: list[int]
+) -> pd.DataFrame:
+    """The match keys of the given record versions, current or not."""
+    from mdm.pipeline.keys import parsed_keys
+
+    return parsed_keys(
+        connection, project, entity, store_io.match_keys_of_versions(connection, record_ids)
+    )
+
+
+def rebuild(connection: Connection, project: Project, entity: Entity, frame: pd.DataFrame) -> None:
+    """The entity's whole index and counts, from the match input of every live record."""
+    rows = index_rows(project, entity, frame)
+    counted = pd.concat([rows, frequency_rows(project, entity, frame)], ignore_index=True)
+    store_io.replace_record_keys(connection, str(entity), rows, counted.groupby("key").size())
