@@ -411,15 +411,19 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     """
     frames = []
     for rule in blocking_rules(spec):
-        combined = pd.DataFrame({"row": np.arange(len(records), dtype=np.int64), "key": rule.name})
+        combined: pd.DataFrame | None = None
         for key in rule.keys:
             if key.column not in records.columns and "+" not in key.column:
-                combined = combined.iloc[0:0]
+                combined = None  # a field the records lack: no keys from this rule
                 break
             texts = _key_texts(joined_column(records, key.column), key)
-            combined = combined.merge(texts, on="row", suffixes=("", "_part"))
-            combined["key"] = combined["key"] + "\x1f" + combined.pop("key_part")
-        frames.append(combined)
+            if combined is None:
+                combined = texts.assign(key=rule.name + "\x1f" + texts.pop("key_part"))
+            else:  # AND: every part of the row with every earlier combination
+                combined = combined.merge(texts, on="row")
+                combined["key"] = combined["key"] + "\x1f" + combined.pop("key_part")
+        if combined is not None:
+            frames.append(combined[["row", "key"]])
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "key"])
     return out.drop_duplicates(ignore_index=True).astype({"row": "int64", "key": object})
 

@@ -241,7 +241,7 @@ def _resolve_scope(
     )
     if full:
         index.rebuild(connection, project, entity, match_input)
-    else:
+    elif entity is Entity.CONTACT:  # their account ids may have moved with the accounts
         index.reindex(connection, project, entity, match_input)
     return EntitySummary(
         entity=str(entity),
