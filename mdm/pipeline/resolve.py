@@ -124,7 +124,8 @@ def _delta_scope(
     index.reindex(connection, project, entity, changed_input, dropped=replaced)
     partner_ids = _partners(connection, project, entity, changed_input)
     touched = pd.concat(
-        [changed, _names_of(connection, project, entity, partner_ids)], ignore_index=True
+        [changed, store_io.keys_of_records(connection, partner_ids)[["source", "source_key"]]],
+        ignore_index=True,
     )
     before = store_io.xref_of_keys(connection, str(entity), touched)
     golden_ids = sorted(set(before["golden_id"]) | also_golden)
@@ -139,13 +140,6 @@ def _delta_scope(
         previous[["source", "source_key", "golden_id"]],
         store_io.live_count(connection, str(entity)),
     )
-
-
-def _names_of(
-    connection: Connection, project: Project, entity: Entity, record_ids: list[int]
-) -> pd.DataFrame:
-    found = store_io.live_match_keys_of(connection, str(entity), record_ids)
-    return found[["source", "source_key"]]
 
 
 def _partners(
@@ -190,8 +184,7 @@ def _contacts_of_changed_accounts(connection: Connection, run_id: int) -> pd.Dat
     accounts = store_io.moved_members(connection, str(Entity.ACCOUNT), run_id)
     texts = index.reference_texts(accounts["source"], accounts["source_key"])
     ids = index.lookup(connection, Entity.CONTACT, texts)["record_id"].tolist()
-    found = store_io.live_match_keys_of(connection, str(Entity.CONTACT), ids)
-    return found[["source", "source_key"]]
+    return store_io.keys_of_records(connection, ids)[["source", "source_key"]]
 
 
 def _resolve_scope(
@@ -288,8 +281,9 @@ def account_ids(connection: Connection, project: Project, records: pd.DataFrame)
     golden = xref.set_index(["source", "source_key"])["golden_id"]
     by_key = golden.reindex(pd.MultiIndex.from_frame(referred.astype(object))).to_numpy()
     found = pd.Series(by_key, index=records.index, dtype="string")
-    by_name = _account_by_name(connection, records["company"])
-    return found.fillna(records["company"].map(by_name).astype("string"))
+    companies = records["company"].where(found.isna().to_numpy())  # only where the key found none
+    by_name = _account_by_name(connection, companies)
+    return found.fillna(companies.map(by_name).astype("string"))
 
 
 def _account_by_name(connection: Connection, companies: pd.Series) -> pd.Series:
@@ -305,9 +299,7 @@ def _accounts_with(connection: Connection, kind: index.KeyKind, values: pd.Serie
     ``values`` (match form), found in the index."""
     found = index.lookup(connection, Entity.ACCOUNT, index.value_texts(kind, values))
     prefix = len(index.key_text(kind) + index.SEPARATOR)
-    records = store_io.live_match_keys_of(
-        connection, str(Entity.ACCOUNT), found["record_id"].tolist()
-    )
+    records = store_io.keys_of_records(connection, found["record_id"].tolist())
     golden = records[["record_id", "source", "source_key"]].merge(
         store_io.xref_of_keys(connection, str(Entity.ACCOUNT), records[["source", "source_key"]])
     )

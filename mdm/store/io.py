@@ -309,6 +309,14 @@ def live_match_keys_of(
     return found.sort_values("record_id", ignore_index=True)
 
 
+def keys_of_records(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """record_id, source, source_key of the given record versions."""
+    table = table_of(SourceRecord)
+    statement = select(table.c.id.label("record_id"), table.c.source, table.c.source_key)
+    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
+    return found.sort_values("record_id", ignore_index=True)
+
+
 def match_keys_of_versions(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
     """record_id, source, source_key, match_keys of the given record versions, current or not."""
     table = table_of(SourceRecord)
