@@ -391,7 +391,8 @@ def add_key_counts(connection: Connection, entity: str, change: pd.Series) -> No
     )
     _write_counts(connection, statement, entity, change)
     table = table_of(KeyCount)
-    connection.execute(delete(table).where(table.c.entity == entity, table.c.records <= 0))
+    fell = change.index[change.to_numpy() < 0].to_numpy(dtype="int64").tolist()
+    delete_in_where(connection, table, "key", fell, entity=entity, records=0)
 
 
 def _write_counts(connection: Connection, statement: str, entity: str, counts: pd.Series) -> None:
