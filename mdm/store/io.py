@@ -44,12 +44,22 @@ def now() -> datetime:
 
 
 def to_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Plain Python values for the driver: NA -> None, Timestamps -> aware datetimes."""
-    rows: list[dict[str, Any]] = []
+    """Plain Python values for the driver: NA -> None, Timestamps -> aware datetimes.
+
+    Converted column by column: numbers and strings in one vectorized step each, only
+    timestamps and mixed object columns value by value."""
     columns = list(frame.columns)
-    for values in frame.astype(object).itertuples(index=False, name=None):
-        rows.append({c: _plain(v) for c, v in zip(columns, values, strict=True)})
-    return rows
+    values = [_plain_column(frame[column]) for column in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _plain_column(column: pd.Series) -> list[Any]:
+    if column.dtype == object or pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return [_plain(value) for value in column.tolist()]
+    values = column.to_numpy(dtype=object)
+    values[column.isna().to_numpy()] = None
+    plain: list[Any] = values.tolist()
+    return plain
 
 
 def _plain(value: Any) -> Any:
