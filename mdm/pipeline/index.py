@@ -2,17 +2,20 @@
 
 Each live record has keys (``record_key`` rows, a 64-bit hash of each key's text):
 
+* ``l``: one per record, so that every indexed record has a row;
 * ``b``: its blocking keys (``mdm.matching.block.block_key_texts``): the records that share one
   with a changed record are that record's candidate partners;
-* ``t``: the value of each term-frequency adjusted comparison, and one key per comparison for
-  "has a value": their counts give the population's value shares, as a full run computes them;
 * accounts ``n`` and ``d``: the name and the domain, to attach contacts by company name or
   email domain; contacts ``r``: the account record their account key refers to.
 
-Beside the keys, ``key_count`` holds how many live records have each key, so a frequency or a
-block's size is read by key, not counted. A full run rebuilds both; a delta run re-indexes the
-records of its scope (their keys, account ids included, are computed anyway), drops the keys of
-versions it replaced, and adjusts the counts by the difference.
+``key_count`` holds how many live records have each of those keys (a block's size, read by key)
+and each ``t`` key: the value of each term-frequency adjusted comparison, and one per comparison
+for "has a value". ``t`` keys are only counted, never looked up, so they have no rows: their
+counts give the population's value shares, as a full run computes them.
+
+A full run rebuilds both tables. A delta run re-indexes the records of its scope (their keys,
+account ids included, are computed anyway), drops the keys of versions it replaced, and adjusts
+the counts by the difference and by the term-frequency keys of the versions that came and went.
 """
 
 from __future__ import annotations
