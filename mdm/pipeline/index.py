@@ -104,13 +104,17 @@ def lookup_texts(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.Da
 
 
 def _block_texts(frame: pd.DataFrame, spec: MatchSpec, ids: npt.NDArray[np.int64]) -> pd.DataFrame:
-    keys = block_key_texts(frame, spec)
+    texts = block_texts(frame, spec)
     return pd.DataFrame(
-        {
-            "record_id": ids[keys["row"].to_numpy(dtype="int64")],
-            "text": (KeyKind.BLOCK.value + SEPARATOR + keys["key"].astype(object)).to_numpy(),
-        }
+        {"record_id": ids[texts["row"].to_numpy(dtype="int64")], "text": texts["text"].to_numpy()}
     )
+
+
+def block_texts(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
+    """row, text of the blocking keys of the rows of ``frame`` (the match input), as indexed."""
+    keys = block_key_texts(frame, spec)
+    prefix = key_text(KeyKind.BLOCK) + SEPARATOR
+    return pd.DataFrame({"row": keys["row"], "text": prefix + keys["key"].astype(object)})
 
 
 def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]:

@@ -21,7 +21,6 @@ from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
-from mdm.matching.block import block_key_texts
 from mdm.matching.decide import Decision
 from mdm.matching.engine import match_records, term_frequencies_of
 from mdm.matching.standardize import clean_frame, match_values
@@ -122,7 +121,7 @@ def _delta_scope(
     changed_input = _match_input(connection, project, entity, changed_keys, spec)
     replaced = store_io.ids_of_versions(connection, str(entity), changed)
     index.reindex(connection, project, entity, changed_input, dropped=replaced)
-    partner_ids = _partners(connection, project, entity, changed_input)
+    partner_ids, candidate_keys = _partners(connection, project, entity, changed_input)
     touched = pd.concat(
         [changed, store_io.keys_of_records(connection, partner_ids)[["source", "source_key"]]],
         ignore_index=True,
@@ -134,9 +133,15 @@ def _delta_scope(
         connection, str(entity), previous[["source", "source_key"]]
     )
     member_ids = members.loc[~members["deleted"].astype(bool), "record_id"].astype("int64")
-    scope_ids = sorted(set(live_ids) | set(partner_ids) | set(member_ids))
+    # The changed records' and partners' keys are read already: read only the other members.
+    partner_keys = candidate_keys[candidate_keys["record_id"].isin(partner_ids)]
+    unread = sorted(set(member_ids) - set(live_ids) - set(partner_ids))
+    records = pd.concat(
+        [changed_keys, partner_keys, keys_of(connection, project, entity, unread)],
+        ignore_index=True,
+    )
     return Scope(
-        keys_of(connection, project, entity, scope_ids),
+        records.sort_values("record_id", ignore_index=True),
         previous[["source", "source_key", "golden_id"]],
         store_io.live_count(connection, str(entity)),
     )
@@ -144,22 +149,21 @@ def _delta_scope(
 
 def _partners(
     connection: Connection, project: Project, entity: Entity, changed: pd.DataFrame
-) -> list[int]:
-    """Record ids a changed record matches or would be reviewed with: its candidates come from
-    the index (records sharing a blocking key, blocks over the size limit left out, as a full
-    run leaves them out), scored with the saved model and the population's value shares."""
+) -> tuple[list[int], pd.DataFrame]:
+    """Record ids a changed record matches or would be reviewed with, and the keys of every
+    candidate read to find them. Candidates come from the index (records sharing a blocking
+    key, blocks over the size limit left out, as a full run leaves them out) and are scored
+    with the saved model and the population's value shares."""
     if changed.empty:
-        return []
+        return [], keys_of(connection, project, entity, [])
     spec = project.rules.match[entity]
-    texts = index.key_text(index.KeyKind.BLOCK) + index.SEPARATOR
-    blocks = block_key_texts(changed, spec)["key"].astype(object)
-    sizes = store_io.key_counts(connection, str(entity), index.hashed(texts + blocks).tolist())
+    blocks = index.hashed(index.block_texts(changed, spec)["text"]).tolist()
+    sizes = store_io.key_counts(connection, str(entity), blocks)
     kept = sizes[sizes <= spec.max_block_size].index.tolist()
     candidates = store_io.records_with_keys(connection, str(entity), kept)["record_id"]
     others = sorted(set(candidates.tolist()) - set(changed["record_id"].astype("int64")))
-    other_input = _match_input(
-        connection, project, entity, keys_of(connection, project, entity, others), spec
-    )
+    other_keys = keys_of(connection, project, entity, others)
+    other_input = _match_input(connection, project, entity, other_keys, spec)
     everyone = pd.concat([changed, other_input], ignore_index=True)
     is_changed = np.r_[np.ones(len(changed), dtype=bool), np.zeros(len(other_input), dtype=bool)]
     result = match_records(
@@ -175,7 +179,8 @@ def _partners(
     ids = pd.concat(
         [frame[["left_record_id", "right_record_id"]] for frame in linked], ignore_index=True
     )
-    return sorted(set(ids.to_numpy().ravel().tolist()) - set(changed["record_id"].tolist()))
+    partners = set(ids.to_numpy().ravel().tolist()) - set(changed["record_id"].tolist())
+    return sorted(partners), other_keys
 
 
 def _contacts_of_changed_accounts(connection: Connection, run_id: int) -> pd.DataFrame:

@@ -312,27 +312,35 @@ def live_match_keys_of(
 ) -> pd.DataFrame:
     """``live_match_keys`` of the given records only (those still live), by record id."""
     table = table_of(SourceRecord)
-    statement = select(
-        table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.match_keys
-    ).where(table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False))
-    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
-    return found.sort_values("record_id", ignore_index=True)
+    return _versions_in(
+        connection,
+        record_ids,
+        ["source", "source_key", "match_keys"],
+        table.c.entity == entity,
+        table.c.is_current.is_(True),
+        table.c.deleted.is_(False),
+    )
 
 
 def keys_of_records(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
     """record_id, source, source_key of the given record versions."""
-    table = table_of(SourceRecord)
-    statement = select(table.c.id.label("record_id"), table.c.source, table.c.source_key)
-    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
-    return found.sort_values("record_id", ignore_index=True)
+    return _versions_in(connection, record_ids, ["source", "source_key"])
 
 
 def match_keys_of_versions(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
     """record_id, source, source_key, match_keys of the given record versions, current or not."""
+    return _versions_in(connection, record_ids, ["source", "source_key", "match_keys"])
+
+
+def _versions_in(
+    connection: Connection, record_ids: Sequence[int], columns: list[str], *conditions: Any
+) -> pd.DataFrame:
+    """record_id and ``columns`` of the source record versions with the given ids (and
+    ``conditions``), by record id."""
     table = table_of(SourceRecord)
-    statement = select(
-        table.c.id.label("record_id"), table.c.source, table.c.source_key, table.c.match_keys
-    )
+    statement = select(table.c.id.label("record_id"), *(table.c[c] for c in columns))
+    if conditions:
+        statement = statement.where(*conditions)
     found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
     return found.sort_values("record_id", ignore_index=True)
 
@@ -407,16 +415,22 @@ def add_key_counts(connection: Connection, entity: str, change: pd.Series) -> No
 
 def _write_counts(connection: Connection, statement: str, entity: str, counts: pd.Series) -> None:
     """Run ``statement`` (entity, key, records) over ``counts`` (key -> records)."""
-    rows = list(
-        zip(
-            [entity] * len(counts),
-            counts.index.to_numpy(dtype="int64").tolist(),
-            counts.to_numpy(dtype="int64").tolist(),
-            strict=True,
-        )
-    )
+    keys = pd.Series(counts.index, dtype="int64")
+    rows = [(entity, key, n) for key, n in _columns(keys, counts)]
+    _execute_rows(connection, statement, rows)
+
+
+def _columns(*columns: pd.Series) -> list[tuple[int, ...]]:
+    """Rows of plain ints from int64 columns."""
+    lists = [column.to_numpy(dtype="int64").tolist() for column in columns]
+    return list(zip(*lists, strict=True))
+
+
+def _execute_rows(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``statement`` (in the driver's own parameter style) over plain tuples: executemany
+    without a dict per row, for the millions of rows of the record-key index."""
     for start in range(0, len(rows), CHUNK * 10):
-        connection.exec_driver_sql(statement, rows[start : start + CHUNK * 10])
+        connection.exec_driver_sql(statement, list(rows[start : start + CHUNK * 10]))
 
 
 def _marks(connection: Connection, count: int) -> str:
@@ -430,16 +444,12 @@ def _marks(connection: Connection, count: int) -> str:
 
 
 def insert_record_keys(connection: Connection, entity: str, keys: pd.DataFrame) -> None:
-    """Append ``keys`` (record_id, key). Millions of rows on a full run: plain tuples through
-    the driver's executemany, without building a dict per row."""
+    """Append ``keys`` (record_id, key)."""
     if keys.empty:
         return
     statement = f"INSERT INTO record_key (record_id, key, entity) VALUES ({_marks(connection, 3)})"
-    record_ids = keys["record_id"].to_numpy(dtype="int64").tolist()
-    hashes = keys["key"].to_numpy(dtype="int64").tolist()
-    rows = list(zip(record_ids, hashes, [entity] * len(hashes), strict=True))
-    for start in range(0, len(rows), CHUNK * 10):
-        connection.exec_driver_sql(statement, rows[start : start + CHUNK * 10])
+    rows = [(record, key, entity) for record, key in _columns(keys["record_id"], keys["key"])]
+    _execute_rows(connection, statement, rows)
 
 
 def delete_record_key_rows(connection: Connection, rows: pd.DataFrame) -> None:
@@ -448,15 +458,7 @@ def delete_record_key_rows(connection: Connection, rows: pd.DataFrame) -> None:
         return
     marks = _marks(connection, 2).split(", ")
     statement = f"DELETE FROM record_key WHERE record_id = {marks[0]} AND key = {marks[1]}"
-    pairs = list(
-        zip(
-            rows["record_id"].to_numpy(dtype="int64").tolist(),
-            rows["key"].to_numpy(dtype="int64").tolist(),
-            strict=True,
-        )
-    )
-    for start in range(0, len(pairs), CHUNK * 10):
-        connection.exec_driver_sql(statement, pairs[start : start + CHUNK * 10])
+    _execute_rows(connection, statement, _columns(rows["record_id"], rows["key"]))
 
 
 def records_with_keys(connection: Connection, entity: str, keys: Sequence[int]) -> pd.DataFrame:
@@ -499,16 +501,8 @@ def set_match_keys(connection: Connection, record_ids: Sequence[int], keys: Sequ
 
 def records_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
     """record_id, source, source_key, last_modified, attributes of the given records."""
-    table = table_of(SourceRecord)
-    statement = select(
-        table.c.id.label("record_id"),
-        table.c.source,
-        table.c.source_key,
-        table.c.last_modified,
-        table.c.attributes,
-    )
-    found = read_in(connection, statement, table.c.id, [int(r) for r in record_ids])
-    return found.sort_values("record_id", ignore_index=True)
+    columns = ["source", "source_key", "last_modified", "attributes"]
+    return _versions_in(connection, record_ids, columns)
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
