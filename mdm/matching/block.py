@@ -39,6 +39,7 @@ from mdm.matching.values import FieldValues, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
 MAX_RULES = 63  # rule membership is a bit per rule in a uint64
+KEY_SEPARATOR = "\x1f"  # between a block key text's rule name and its parts
 
 
 @dataclass(frozen=True)
@@ -404,48 +405,74 @@ def _shown_key(value: str, other: str, key: BlockingKeySpec) -> str:
 
 def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     """Every blocking key of every row as text, stable across runs and record sets: columns
-    ``row`` (position) and ``key`` (the rule's name and its key values, joined by ``\\x1f``).
+    ``row`` (position) and ``key`` (the rule's name and its key values, joined by ``\x1f``).
 
     Two rows share a block of a rule exactly when they share one of these texts, so a store
     can index them and find a new record's candidates without blocking every record again.
+    Arrays throughout: a nightly delta makes these for a few records many times.
     """
-    frames = []
+    cache: dict[str, FieldValues] = {}
+    rows: list[IntArray] = []
+    texts: list[V.ObjectArray] = []
     for rule in blocking_rules(spec):
-        combined: pd.DataFrame | None = None
-        for key in rule.keys:
-            if key.column not in records.columns and "+" not in key.column:
-                combined = None  # a field the records lack: no keys from this rule
-                break
-            texts = _key_texts(joined_column(records, key.column), key)
-            if combined is None:
-                combined = texts.assign(key=rule.name + "\x1f" + texts.pop("key_part"))
+        if any(k.column not in records.columns and "+" not in k.column for k in rule.keys):
+            continue  # a field the records lack: no keys from this rule
+        rule_rows, rule_texts = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        for position, key in enumerate(rule.keys):
+            key_rows, key_texts = _key_texts(field_values(records, key.column, cache), key)
+            if position == 0:
+                rule_rows, rule_texts = key_rows, rule.name + KEY_SEPARATOR + key_texts
             else:  # AND: every part of the row with every earlier combination
-                combined = combined.merge(texts, on="row")
-                combined["key"] = combined["key"] + "\x1f" + combined.pop("key_part")
-        if combined is not None:
-            frames.append(combined[["row", "key"]])
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "key"])
-    return out.drop_duplicates(ignore_index=True).astype({"row": "int64", "key": object})
+                rule_rows, rule_texts = _and_texts(
+                    (rule_rows, rule_texts), (key_rows, key_texts), len(records)
+                )
+        rows.append(rule_rows)
+        texts.append(rule_texts)
+    out = pd.DataFrame(
+        {
+            "row": np.concatenate(rows) if rows else np.empty(0, dtype=np.int64),
+            "key": np.concatenate(texts) if texts else np.empty(0, dtype=object),
+        }
+    )
+    return out.drop_duplicates(ignore_index=True)
 
 
-def _key_texts(column: pd.Series, key: BlockingKeySpec) -> pd.DataFrame:
-    """``row`` and ``key_part``: the key's value(s) of each row that has one."""
-    values = FieldValues.of(column)
-    uniques = values.uniques
+def _key_texts(values: FieldValues, key: BlockingKeySpec) -> tuple[IntArray, V.ObjectArray]:
+    """Rows and key parts: the key's value(s) of each row that has one (a row repeats once per
+    word for a token key)."""
     if key.transform is KeyTransform.TOKEN:
-        parts: list[object] = [list(dict.fromkeys(value.split())) for value in uniques]
+        parts = [list(dict.fromkeys(value.split())) for value in values.uniques]
     else:
         derive = _text_transform(key)
-        parts = [derive(value) for value in uniques]
-    per_unique = pd.Series(parts, dtype=object)
-    rows = np.flatnonzero(values.codes >= 0).astype(np.int64)
-    frame = pd.DataFrame(
-        {"row": rows, "key_part": per_unique.to_numpy()[values.codes[rows]]}, dtype=object
+        parts = [[part] if (part := derive(value)) is not None else [] for value in values.uniques]
+    counts = np.array([len(p) for p in parts], dtype=np.int64)
+    flat = np.empty(int(counts.sum()), dtype=object)
+    flat[:] = [part for each in parts for part in each]
+    present = np.flatnonzero(values.codes >= 0).astype(np.int64)
+    row_counts = counts[values.codes[present]]
+    rows = np.repeat(present, row_counts)
+    starts = np.cumsum(counts) - counts
+    first = np.repeat(starts[values.codes[present]], row_counts)
+    step = np.arange(len(rows), dtype=np.int64) - np.repeat(
+        np.cumsum(row_counts) - row_counts, row_counts
     )
-    if key.transform is KeyTransform.TOKEN:
-        frame = frame.explode("key_part")
-    frame = frame.dropna(subset=["key_part"])
-    return frame.astype({"row": "int64"})
+    return rows, flat[first + step]
+
+
+def _and_texts(
+    a: tuple[IntArray, V.ObjectArray], b: tuple[IntArray, V.ObjectArray], n: int
+) -> tuple[IntArray, V.ObjectArray]:
+    """Every (a entry, b entry) of the same row, their texts joined (as ``_and`` joins codes)."""
+    a_rows, a_texts = a
+    order = np.argsort(b[0], kind="stable")
+    b_rows, b_texts = b[0][order], b[1][order]
+    counts = np.bincount(b_rows, minlength=n)
+    starts = np.cumsum(counts) - counts
+    per_a = counts[a_rows]
+    index_a = np.repeat(np.arange(len(a_rows), dtype=np.int64), per_a)
+    step = np.arange(len(index_a), dtype=np.int64) - np.repeat(np.cumsum(per_a) - per_a, per_a)
+    index_b = starts[a_rows][index_a] + step
+    return a_rows[index_a], a_texts[index_a] + KEY_SEPARATOR + b_texts[index_b]
 
 
 def _text_transform(key: BlockingKeySpec) -> Callable[[str], str | None]:

@@ -424,6 +424,9 @@ def _valid_email(text: str) -> bool:
 # Phone -------------------------------------------------------------------------------------
 
 
+# The display form, the match key and the validity of a number each parse it; a delta parses
+# its records' numbers again when it rebuilds their golden records. Callers only read the result.
+@functools.lru_cache(maxsize=1 << 16)
 def _parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
         number = phonenumbers.parse(text, region)

@@ -121,6 +121,8 @@ def _run_in_transaction(
                 summary.full = full
                 say("matching accounts")
                 summary.entities = _resolve_all(connection, run_id, project, full, say)
+                if full:
+                    store_io.refresh_statistics(connection)
                 # After the run: a model it trained and saved is part of what the next uses.
                 summary.basis = resolution_basis(project)
             store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())

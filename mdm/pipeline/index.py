@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from mdm.config import MatchSpec
+from mdm.config.match_spec import ComparisonSpec
 from mdm.config.specs import Project
 from mdm.matching.block import block_key_texts
 from mdm.schema import Entity
@@ -51,6 +52,9 @@ class KeyKind(StrEnum):
 
 def key_text(kind: KeyKind, *parts: str) -> str:
     return SEPARATOR.join([kind.value, *parts])
+
+
+BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
 
 
 def hashed(texts: Iterable[str]) -> npt.NDArray[np.int64]:
@@ -113,30 +117,30 @@ def _block_texts(frame: pd.DataFrame, spec: MatchSpec, ids: npt.NDArray[np.int64
 def block_texts(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     """row, text of the blocking keys of the rows of ``frame`` (the match input), as indexed."""
     keys = block_key_texts(frame, spec)
-    prefix = key_text(KeyKind.BLOCK) + SEPARATOR
-    return pd.DataFrame({"row": keys["row"], "text": prefix + keys["key"].astype(object)})
+    return pd.DataFrame({"row": keys["row"], "text": BLOCK_PREFIX + keys["key"].astype(object)})
 
 
 def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]:
+    ids = frame["record_id"].to_numpy(dtype="int64")
     out = []
-    for comparison in spec.comparisons:
-        if not comparison.tf_adjust or comparison.field not in frame.columns:
-            continue
-        present = frame.dropna(subset=[comparison.field])
-        values = present[comparison.field].astype(str)
-        name = comparison.key
+    for comparison in _term_frequency_comparisons(spec, frame):
+        column = frame[comparison.field]
+        present = column.notna().to_numpy(dtype=bool)
+        values = column[present].astype(str).to_numpy(dtype=object)
+        name = key_text(KeyKind.FREQUENCY, comparison.key)
         out.append(
             pd.DataFrame(
                 {
-                    "record_id": np.r_[present["record_id"], present["record_id"]],
-                    "text": np.r_[
-                        (key_text(KeyKind.FREQUENCY, name) + SEPARATOR + values).to_numpy(),
-                        np.full(len(present), key_text(KeyKind.FREQUENCY, name), dtype=object),
-                    ],
+                    "record_id": np.r_[ids[present], ids[present]],
+                    "text": np.r_[name + SEPARATOR + values, np.full(len(values), name, object)],
                 }
             )
         )
     return out
+
+
+def _term_frequency_comparisons(spec: MatchSpec, frame: pd.DataFrame) -> list[ComparisonSpec]:
+    return [c for c in spec.comparisons if c.tf_adjust and c.field in frame.columns]
 
 
 def _value_texts(frame: pd.DataFrame, column: str, kind: KeyKind) -> pd.DataFrame:
@@ -193,6 +197,28 @@ def lookup(
     )
 
 
+def lookup_golden(
+    connection: Connection, entity: Entity, texts: pd.Series | npt.NDArray[np.object_]
+) -> pd.DataFrame:
+    """text, golden_id of every live record that has one of the key ``texts``."""
+    distinct = pd.unique(pd.Series(texts, dtype=object).dropna())
+    text_of = pd.Series(distinct, index=hashed(distinct))
+    text_of = text_of[~text_of.index.duplicated()]
+    found = store_io.golden_ids_with_keys(connection, str(entity), text_of.index.tolist())
+    return pd.DataFrame(
+        {
+            "text": text_of.reindex(found["key"].to_numpy()).to_numpy(),
+            "golden_id": found["golden_id"].to_numpy(dtype=object),
+        }
+    )
+
+
+def live_count(connection: Connection, entity: Entity) -> int:
+    """The entity's live records: the count of the key every indexed record has."""
+    live = hashed([key_text(KeyKind.LIVE)]).tolist()
+    return int(store_io.key_counts(connection, str(entity), live).sum())
+
+
 def value_texts(kind: KeyKind, values: pd.Series) -> npt.NDArray[np.object_]:
     present = values.dropna().astype(str)
     return (key_text(kind) + SEPARATOR + present).to_numpy(dtype=object)
@@ -203,19 +229,19 @@ def frequencies(
 ) -> dict[str, pd.Series]:
     """Per term-frequency adjusted comparison, the population share of each value ``records``
     hold (value -> share), counted in the index: what a full run's value shares would be."""
+    asked: dict[str, tuple[pd.Index, npt.NDArray[np.int64], int]] = {}
+    for comparison in _term_frequency_comparisons(spec, records):
+        values = pd.Index(pd.unique(records[comparison.field].dropna().astype(str)))
+        name = key_text(KeyKind.FREQUENCY, comparison.key)
+        keys = hashed(name + SEPARATOR + values.to_numpy(dtype=object))
+        asked[comparison.key] = (values, keys, int(hashed([name])[0]))
+    wanted = [key for _, keys, total in asked.values() for key in [*keys.tolist(), total]]
+    counts = store_io.key_counts(connection, str(entity), wanted)
     out: dict[str, pd.Series] = {}
-    for comparison in spec.comparisons:
-        if not comparison.tf_adjust or comparison.field not in records.columns:
-            continue
-        values = pd.unique(records[comparison.field].dropna().astype(str))
-        name = comparison.key
-        texts = [key_text(KeyKind.FREQUENCY, name, str(v)) for v in values]
-        total_key = hashed([key_text(KeyKind.FREQUENCY, name)])
-        keys = hashed(texts)
-        counts = store_io.key_counts(connection, str(entity), [*keys.tolist(), *total_key.tolist()])
-        total = float(counts.get(int(total_key[0]), 0))
-        shares = counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64) / max(total, 1.0)
-        out[name] = pd.Series(shares, index=pd.Index(values, dtype="string"))
+    for name, (values, keys, total) in asked.items():
+        population = float(counts.get(total, 0))
+        shares = counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64) / max(population, 1.0)
+        out[name] = pd.Series(shares, index=values.astype("string"))
     return out
 
 
@@ -225,22 +251,27 @@ def reindex(
     entity: Entity,
     frame: pd.DataFrame,
     dropped: Iterable[int] = (),
-) -> None:
+) -> npt.NDArray[np.int64]:
     """Index the records of ``frame`` as they are now, and drop the keys of the ``dropped``
     record ids (versions replaced or deleted): only the difference is written, and the counts
-    change by it. The term-frequency counts change by the versions that came and went."""
+    change by it. The term-frequency counts change by the versions that came and went.
+
+    Returns the blocking keys of ``frame``'s records: their candidate partners share one."""
     frame_ids = frame["record_id"].astype("int64")
     ids = [*frame_ids.tolist(), *dropped]
     before = store_io.record_keys_of(connection, ids)
-    after = index_rows(project, entity, frame)
+    texts = lookup_texts(project, entity, frame)
+    after = _rows(texts)
     both = before.merge(after, how="outer", indicator=True)
     gone = both.loc[both["_merge"] == "left_only", ["record_id", "key"]]
     new = both.loc[both["_merge"] == "right_only", ["record_id", "key"]]
-    store_io.delete_record_key_rows(connection, gone)
-    store_io.insert_record_keys(connection, str(entity), new)
     indexed = set(before["record_id"].tolist())
-    came = frame[~frame_ids.isin(indexed).to_numpy()]
     went = sorted(indexed - set(frame_ids.tolist()))
+    # Records no longer indexed lose every key at once; the others key by key.
+    store_io.delete_record_keys_of(connection, went)
+    store_io.delete_record_key_rows(connection, gone[~gone["record_id"].isin(went)])
+    store_io.insert_record_keys(connection, str(entity), new)
+    came = frame[~frame_ids.isin(indexed).to_numpy()]
     counted = [
         new,
         frequency_rows(project, entity, came),
@@ -253,6 +284,7 @@ def reindex(
     store_io.add_key_counts(
         connection, str(entity), change.groupby("key")["sign"].sum().astype("int64")
     )
+    return np.unique(hashed(texts.loc[texts["text"].str.startswith(BLOCK_PREFIX), "text"]))
 
 
 def _versions(

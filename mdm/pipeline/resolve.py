@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -56,6 +57,10 @@ class Scope:
     records: pd.DataFrame  # live records to recompute: record_id, source, source_key, keys
     previous: pd.DataFrame  # their xref before this run: source, source_key, golden_id
     total: int  # live records of the entity
+    # A delta's: the match input of ``records`` (same rows, same order), computed as it found
+    # them, and the record ids it has indexed already.
+    match_input: pd.DataFrame | None = None
+    indexed: frozenset[int] = frozenset()
 
 
 def resolve_entity(
@@ -73,7 +78,7 @@ def resolve_entity(
     record-key index (``mdm.pipeline.index``).
     """
     if not full and not also_golden and _nothing_changed(connection, run_id, entity):
-        return _nothing(entity, store_io.live_count(connection, str(entity)))
+        return _nothing(entity, index.live_count(connection, entity))
     if full:
         keys = live_keys(connection, project, entity)
         scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
@@ -120,10 +125,10 @@ def _delta_scope(
     spec = project.rules.match[entity]
     changed_input = _match_input(connection, project, entity, changed_keys, spec)
     replaced = store_io.ids_of_versions(connection, str(entity), changed)
-    index.reindex(connection, project, entity, changed_input, dropped=replaced)
-    partner_ids, candidate_keys = _partners(connection, project, entity, changed_input)
+    blocks = index.reindex(connection, project, entity, changed_input, dropped=replaced)
+    partners = _partners(connection, project, entity, changed_input, blocks)
     touched = pd.concat(
-        [changed, store_io.keys_of_records(connection, partner_ids)[["source", "source_key"]]],
+        [changed, partners.keys[["source", "source_key"]]],
         ignore_index=True,
     )
     before = store_io.xref_of_keys(connection, str(entity), touched)
@@ -133,32 +138,51 @@ def _delta_scope(
         connection, str(entity), previous[["source", "source_key"]]
     )
     member_ids = members.loc[~members["deleted"].astype(bool), "record_id"].astype("int64")
-    # The changed records' and partners' keys are read already: read only the other members.
-    partner_keys = candidate_keys[candidate_keys["record_id"].isin(partner_ids)]
-    unread = sorted(set(member_ids) - set(live_ids) - set(partner_ids))
-    records = pd.concat(
-        [changed_keys, partner_keys, keys_of(connection, project, entity, unread)],
+    # The changed records' and partners' keys and match input are made already: make only the
+    # other members'.
+    unread = sorted(set(member_ids) - set(live_ids) - set(partners.keys["record_id"]))
+    unread_keys = keys_of(connection, project, entity, unread)
+    records = pd.concat([changed_keys, partners.keys, unread_keys], ignore_index=True)
+    match_input = pd.concat(
+        [
+            changed_input,
+            partners.match_input,
+            _match_input(connection, project, entity, unread_keys, spec),
+        ],
         ignore_index=True,
     )
+    order = np.argsort(records["record_id"].to_numpy(dtype="int64"), kind="stable")
     return Scope(
-        records.sort_values("record_id", ignore_index=True),
+        records.iloc[order].reset_index(drop=True),
         previous[["source", "source_key", "golden_id"]],
-        store_io.live_count(connection, str(entity)),
+        index.live_count(connection, entity),
+        match_input=match_input.iloc[order].reset_index(drop=True),
+        indexed=frozenset(changed_input["record_id"].tolist()),
     )
+
+
+@dataclass(frozen=True)
+class Partners:
+    keys: pd.DataFrame  # keys_of the partners: record_id, source, source_key, match keys
+    match_input: pd.DataFrame  # their match input, row for row
 
 
 def _partners(
-    connection: Connection, project: Project, entity: Entity, changed: pd.DataFrame
-) -> tuple[list[int], pd.DataFrame]:
-    """Record ids a changed record matches or would be reviewed with, and the keys of every
-    candidate read to find them. Candidates come from the index (records sharing a blocking
-    key, blocks over the size limit left out, as a full run leaves them out) and are scored
-    with the saved model and the population's value shares."""
-    if changed.empty:
-        return [], keys_of(connection, project, entity, [])
+    connection: Connection,
+    project: Project,
+    entity: Entity,
+    changed: pd.DataFrame,
+    blocks: npt.NDArray[np.int64],
+) -> Partners:
+    """The records a changed record matches or would be reviewed with. Candidates are the
+    records sharing one of the changed records' blocking keys ``blocks`` (found in the index;
+    blocks over the size limit left out, as a full run leaves them out); they are scored with
+    the saved model and the population's value shares."""
     spec = project.rules.match[entity]
-    blocks = index.hashed(index.block_texts(changed, spec)["text"]).tolist()
-    sizes = store_io.key_counts(connection, str(entity), blocks)
+    if changed.empty:
+        nobody = keys_of(connection, project, entity, [])
+        return Partners(nobody, _match_input(connection, project, entity, nobody, spec))
+    sizes = store_io.key_counts(connection, str(entity), blocks.tolist())
     kept = sizes[sizes <= spec.max_block_size].index.tolist()
     candidates = store_io.records_with_keys(connection, str(entity), kept)["record_id"]
     others = sorted(set(candidates.tolist()) - set(changed["record_id"].astype("int64")))
@@ -170,7 +194,9 @@ def _partners(
         everyone,
         spec,
         model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
-        frequencies=index.frequencies(connection, entity, spec, everyone),
+        # Every pair has a changed record, and a value share counts only where a pair's two
+        # values are one: the changed records' values are all it needs.
+        frequencies=index.frequencies(connection, entity, spec, changed),
         new=is_changed,
     )
     linked = [result.links]
@@ -179,8 +205,10 @@ def _partners(
     ids = pd.concat(
         [frame[["left_record_id", "right_record_id"]] for frame in linked], ignore_index=True
     )
-    partners = set(ids.to_numpy().ravel().tolist()) - set(changed["record_id"].tolist())
-    return sorted(partners), other_keys
+    partner = other_keys["record_id"].isin(set(ids.to_numpy().ravel().tolist())).to_numpy()
+    return Partners(
+        other_keys[partner].reset_index(drop=True), other_input[partner].reset_index(drop=True)
+    )
 
 
 def _contacts_of_changed_accounts(connection: Connection, run_id: int) -> pd.DataFrame:
@@ -202,7 +230,9 @@ def _resolve_scope(
 ) -> EntitySummary:
     records = scope.records
     spec = project.rules.match[entity]
-    match_input = _match_input(connection, project, entity, records, spec)
+    match_input = scope.match_input
+    if match_input is None:
+        match_input = _match_input(connection, project, entity, records, spec)
     matched = match_records(
         match_input,
         spec,
@@ -240,7 +270,8 @@ def _resolve_scope(
     if full:
         index.rebuild(connection, project, entity, match_input)
     elif entity is Entity.CONTACT:  # their account ids may have moved with the accounts
-        index.reindex(connection, project, entity, match_input)
+        fresh = match_input["record_id"].isin(scope.indexed).to_numpy()
+        index.reindex(connection, project, entity, match_input[~fresh])
     return EntitySummary(
         entity=str(entity),
         records=scope.total,
@@ -302,14 +333,9 @@ def _account_by_name(connection: Connection, companies: pd.Series) -> pd.Series:
 def _accounts_with(connection: Connection, kind: index.KeyKind, values: pd.Series) -> pd.DataFrame:
     """value, golden_id of the live account records whose name or domain (``kind``) is one of
     ``values`` (match form), found in the index."""
-    found = index.lookup(connection, Entity.ACCOUNT, index.value_texts(kind, values))
+    found = index.lookup_golden(connection, Entity.ACCOUNT, index.value_texts(kind, values))
     prefix = len(index.key_text(kind) + index.SEPARATOR)
-    records = store_io.keys_of_records(connection, found["record_id"].tolist())
-    golden = records[["record_id", "source", "source_key"]].merge(
-        store_io.xref_of_keys(connection, str(Entity.ACCOUNT), records[["source", "source_key"]])
-    )
-    out = found.assign(value=found["text"].str.slice(prefix)).merge(golden, on="record_id")
-    return out[["value", "golden_id"]].reset_index(drop=True)
+    return pd.DataFrame({"value": found["text"].str.slice(prefix), "golden_id": found["golden_id"]})
 
 
 def _constraints(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, false, func, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, false, select, update
 from sqlmodel import SQLModel
 
 from mdm.store.tables import (
@@ -452,6 +452,11 @@ def insert_record_keys(connection: Connection, entity: str, keys: pd.DataFrame) 
     _execute_rows(connection, statement, rows)
 
 
+def delete_record_keys_of(connection: Connection, record_ids: Sequence[int]) -> None:
+    """Delete every key of the given records."""
+    delete_in(connection, RecordKey, "record_id", [int(r) for r in record_ids])
+
+
 def delete_record_key_rows(connection: Connection, rows: pd.DataFrame) -> None:
     """Delete the given (record_id, key) rows."""
     if rows.empty:
@@ -467,6 +472,20 @@ def records_with_keys(connection: Connection, entity: str, keys: Sequence[int]) 
     statement = select(table.c.key, table.c.record_id).where(table.c.entity == entity)
     found = read_in(connection, statement, table.c.key, [int(k) for k in keys])
     return found.astype({"key": "int64", "record_id": "int64"})
+
+
+def golden_ids_with_keys(connection: Connection, entity: str, keys: Sequence[int]) -> pd.DataFrame:
+    """key, golden_id of every live record that has one of ``keys``: the index joined to the
+    xref in one query."""
+    keyed, record, xref = table_of(RecordKey), table_of(SourceRecord), table_of(Xref)
+    joined = keyed.join(record, record.c.id == keyed.c.record_id).join(
+        xref, (xref.c.source == record.c.source) & (xref.c.source_key == record.c.source_key)
+    )
+    statement = (
+        select(keyed.c.key, xref.c.golden_id).select_from(joined).where(keyed.c.entity == entity)
+    )
+    found = read_in(connection, statement, keyed.c.key, [int(k) for k in keys])
+    return found.astype({"key": "int64"})
 
 
 def record_keys_of(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
@@ -732,8 +751,16 @@ def latest_modified(connection: Connection, entity: str) -> pd.Timestamp | None:
     """The latest last-modified time of any live record: the 'now' that trust decays to, the
     same for a full run and a delta, so that both give the same golden values."""
     table = table_of(SourceRecord)
-    statement = select(func.max(table.c.last_modified)).where(
-        table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False)
+    statement = (
+        select(table.c.last_modified)
+        .where(
+            table.c.entity == entity,
+            table.c.last_modified.is_not(None),
+            table.c.is_current.is_(True),
+            table.c.deleted.is_(False),
+        )
+        .order_by(table.c.last_modified.desc())
+        .limit(1)
     )
     value = connection.execute(statement).scalar()
     if value is None:
@@ -783,9 +810,20 @@ def moved_members(connection: Connection, entity: str, run_id: int) -> pd.DataFr
     return read_frame(connection, statement)
 
 
-def live_count(connection: Connection, entity: str) -> int:
-    table = table_of(SourceRecord)
-    statement = select(func.count()).where(
-        table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False)
-    )
-    return int(connection.execute(statement).scalar() or 0)
+def refresh_statistics(connection: Connection) -> None:
+    """Refresh the statistics the database plans queries by, after a full load has changed
+    every table. Without them SQLite looks up a few hundred keys of one source by scanning
+    every record of the entity; PostgreSQL's autovacuum would come to it only later."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("ANALYZE")
+    elif connection.dialect.name == "postgresql":
+        loaded: list[type[SQLModel]] = [
+            SourceRecord,
+            RecordKey,
+            KeyCount,
+            Xref,
+            Membership,
+            Lineage,
+            *GOLDEN_TABLES.values(),
+        ]
+        connection.exec_driver_sql(f"ANALYZE {', '.join(table_of(m).name for m in loaded)}")

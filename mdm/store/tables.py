@@ -33,6 +33,8 @@ class SourceRecord(SQLModel, table=True):
         Index("ix_source_record_version", "source", "source_key", "version", unique=True),
         Index("ix_source_record_current", "source", "is_current"),
         Index("ix_source_record_entity_current", "entity", "is_current"),
+        Index("ix_source_record_run", "run_id", "entity"),
+        Index("ix_source_record_modified", "entity", "last_modified"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -198,6 +200,8 @@ class Membership(SQLModel, table=True):
     __table_args__ = (
         Index("ix_membership_record", "source", "source_key", "from_run"),
         Index("ix_membership_golden", "golden_id"),
+        Index("ix_membership_from_run", "from_run"),
+        Index("ix_membership_to_run", "to_run"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
