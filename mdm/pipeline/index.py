@@ -259,6 +259,8 @@ def reindex(
     Returns the blocking keys of ``frame``'s records: their candidate partners share one."""
     frame_ids = frame["record_id"].astype("int64")
     ids = [*frame_ids.tolist(), *dropped]
+    if not ids:
+        return np.empty(0, dtype=np.int64)
     before = store_io.record_keys_of(connection, ids)
     texts = lookup_texts(project, entity, frame)
     after = _rows(texts)

@@ -33,6 +33,9 @@ def ingest_load(
     connection: Connection, run_id: int, load: SourceLoad, project: Project
 ) -> SourceSummary:
     spec = load.spec
+    if load.records.empty and spec.mode is LoadMode.DELTA:  # nothing new: nothing to compare
+        _write_quarantine(connection, run_id, load)
+        return _summary(load, inserted=0, updated=0, deleted=0, unchanged=0)
     attributes = attribute_names(spec.entity)
     incoming = load.records.assign(content_hash=content_hash(load.records, attributes))
     # A delta load touches only its own keys; a full one must see every key to find absences.
@@ -48,15 +51,27 @@ def ingest_load(
         connection, run_id, spec.name, str(spec.entity), versions, current, attributes, keys
     )
     _write_quarantine(connection, run_id, load)
-    return SourceSummary(
-        source=spec.name,
-        entity=str(spec.entity),
-        location=load.location,
-        rows_read=load.rows_read,
+    return _summary(
+        load,
         inserted=len(plan.inserts),
         updated=len(plan.updates),
         deleted=len(tombstones),
         unchanged=plan.unchanged,
+    )
+
+
+def _summary(
+    load: SourceLoad, *, inserted: int, updated: int, deleted: int, unchanged: int
+) -> SourceSummary:
+    return SourceSummary(
+        source=load.spec.name,
+        entity=str(load.spec.entity),
+        location=load.location,
+        rows_read=load.rows_read,
+        inserted=inserted,
+        updated=updated,
+        deleted=deleted,
+        unchanged=unchanged,
         quarantined=load.rows_quarantined,
     )
 

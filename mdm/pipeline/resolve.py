@@ -55,7 +55,7 @@ class EntitySummary:
 @dataclass(frozen=True)
 class Scope:
     records: pd.DataFrame  # live records to recompute: record_id, source, source_key, keys
-    previous: pd.DataFrame  # their xref before this run: source, source_key, golden_id
+    previous: pd.DataFrame  # their xref before: source, source_key, golden_id, record_id
     total: int  # live records of the entity
     # A delta's: the match input of ``records`` (same rows, same order), computed as it found
     # them, and the record ids it has indexed already.
@@ -154,7 +154,7 @@ def _delta_scope(
     order = np.argsort(records["record_id"].to_numpy(dtype="int64"), kind="stable")
     return Scope(
         records.iloc[order].reset_index(drop=True),
-        previous[["source", "source_key", "golden_id"]],
+        previous[["source", "source_key", "golden_id", "record_id"]],
         index.live_count(connection, entity),
         match_input=match_input.iloc[order].reset_index(drop=True),
         indexed=frozenset(changed_input["record_id"].tolist()),

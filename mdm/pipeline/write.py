@@ -174,10 +174,11 @@ def _write_xref(
     members: pd.DataFrame,
     previous: pd.DataFrame,
 ) -> None:
-    """Keep unchanged xref rows (and their run); replace the others; history in membership."""
-    keys = pd.concat([members[["source", "source_key"]], previous[["source", "source_key"]]])
-    old = store_io.xref_of_keys(connection, str(entity), keys.drop_duplicates())
-    stale, fresh = _xref_diff(members, old[["source", "source_key", "golden_id", "record_id"]])
+    """Keep unchanged xref rows (and their run); replace the others; history in membership.
+
+    ``previous`` holds every xref row of the scope's records: those of its golden records."""
+    old = previous[["source", "source_key", "golden_id", "record_id"]]
+    stale, fresh = _xref_diff(members, old)
     table = store_io.table_of(Xref)
     for source, group in stale.groupby("source"):
         store_io.delete_in_where(
