@@ -247,7 +247,7 @@ def _resolve_scope(
     )
     if matched.trained and matched.model is not None:
         save_model(project, entity, matched.model)
-    identity = _assign_ids(connection, entity, records, scope.previous, matched.labels)
+    identity = _assign_ids(connection, entity, records, scope.previous, matched.labels, full)
     members = _members(connection, project, entity, records, identity)
     golden = build_golden(
         project.rules.survivorship[entity],
@@ -410,6 +410,7 @@ def _assign_ids(
     records: pd.DataFrame,
     previous: pd.DataFrame,
     labels: np.ndarray,
+    full: bool,
 ) -> IdentityResult:
     known = store_io.golden_in(connection, str(entity), sorted(set(previous["golden_id"])))
     age = pd.Series(
@@ -421,7 +422,10 @@ def _assign_ids(
         previous,
         age,
         lambda candidates: store_io.existing_golden_ids(connection, str(entity), candidates),
-        former=store_io.former_members(connection, str(entity)),
+        # A full run reads every former membership at once; a delta only its records'.
+        former=store_io.former_members(
+            connection, str(entity), None if full else records[["source", "source_key"]]
+        ),
     )
 
 

@@ -49,10 +49,10 @@ def unmerge(
                 f"{merged_id} was not merged into another record, so there is nothing to undo. "
                 f"Name the id that was merged away: see 'mdm history {merged_id}'.",
             )
-        former = store_io.former_members(connection, str(entity))
-        former = former[former["golden_id"] == merged_id]
         current = store_io.xref_of_golden_ids(connection, [target])
         keys = ["source", "source_key"]
+        former = store_io.former_members(connection, str(entity), current[keys])
+        former = former[former["golden_id"] == merged_id]
         side_a = current.merge(former[keys], on=keys)
         side_b = current.merge(former[keys], on=keys, how="left", indicator=True)
         side_b = side_b[side_b["_merge"] == "left_only"]

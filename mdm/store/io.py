@@ -591,15 +591,32 @@ def golden_in(connection: Connection, entity: str, golden_ids: Sequence[str]) ->
 # ---- history -----------------------------------------------------------------------------
 
 
-def former_members(connection: Connection, entity: str) -> pd.DataFrame:
-    """The last members of every merged-away id: source, source_key, golden_id."""
+def former_members(
+    connection: Connection, entity: str, keys: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """source, source_key, golden_id: the last membership of each record (of ``keys``, source
+    and source_key, when given) in an id that was merged away."""
     membership, redirect = table_of(Membership), table_of(Redirect)
     statement = (
-        select(membership.c.source, membership.c.source_key, membership.c.golden_id)
+        select(membership.c.id, membership.c.source, membership.c.source_key)
+        .add_columns(membership.c.golden_id)
         .join(redirect, redirect.c.from_id == membership.c.golden_id)
         .where(membership.c.entity == entity, redirect.c.entity == entity)
     )
-    return read_frame(connection, statement).drop_duplicates(["source", "source_key"], keep="last")
+    if keys is None:
+        found = read_frame(connection, statement)
+    else:
+        frames = [read_frame(connection, statement.where(false()))]
+        for source, group in keys.groupby("source"):
+            by_source = statement.where(membership.c.source == source)
+            frames.append(
+                read_in(connection, by_source, membership.c.source_key, group["source_key"])
+            )
+        found = pd.concat(frames, ignore_index=True)
+    last = found.sort_values("id", kind="stable").drop_duplicates(
+        ["source", "source_key"], keep="last"
+    )
+    return last[["source", "source_key", "golden_id"]].reset_index(drop=True)
 
 
 def close_memberships(connection: Connection, entity: str, keys: pd.DataFrame, run_id: int) -> None:
