@@ -59,7 +59,13 @@ BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
 
 def hashed(texts: Iterable[str]) -> npt.NDArray[np.int64]:
     """64-bit hashes of key texts (pandas' stable hash: the same on every machine and run)."""
-    array = np.asarray(list(texts), dtype=object)
+    # Whole arrays at once: iterating an Arrow-backed column value by value is slow.
+    if isinstance(texts, pd.Series | pd.Index):
+        array = texts.to_numpy(dtype=object)
+    elif isinstance(texts, np.ndarray):
+        array = texts.astype(object)
+    else:
+        array = np.asarray(list(texts), dtype=object)
     if not len(array):
         return np.empty(0, dtype=np.int64)
     return np.asarray(pd.util.hash_array(array), dtype=np.uint64).view(np.int64)

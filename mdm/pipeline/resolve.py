@@ -184,8 +184,8 @@ def _partners(
         return Partners(nobody, _match_input(connection, project, entity, nobody, spec))
     sizes = store_io.key_counts(connection, str(entity), blocks.tolist())
     kept = sizes[sizes <= spec.max_block_size].index.tolist()
-    candidates = store_io.records_with_keys(connection, str(entity), kept)["record_id"]
-    others = sorted(set(candidates.tolist()) - set(changed["record_id"].astype("int64")))
+    candidates = store_io.records_having_keys(connection, str(entity), kept)
+    others = sorted(set(candidates) - set(changed["record_id"].astype("int64")))
     other_keys = keys_of(connection, project, entity, others)
     other_input = _match_input(connection, project, entity, other_keys, spec)
     everyone = pd.concat([changed, other_input], ignore_index=True)

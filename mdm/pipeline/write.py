@@ -4,6 +4,7 @@ membership history and redirects — only what changed."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -72,20 +73,22 @@ def write_resolution(
 
 def golden_hash(values: pd.DataFrame, lineage: pd.DataFrame, members: pd.Series) -> pd.Series:
     """What makes a golden record different: its values, where they came from, its size."""
-    trail = (
-        lineage.sort_values(["golden_id", "attribute"])
-        .assign(
-            part=lambda f: (
-                f["attribute"].astype(str)
-                + "="
-                + f["record_id"].astype("string").fillna("pin").astype(str)
-                + ":"
-                + f["rule"].astype(str)
-            )
-        )
-        .groupby("golden_id")["part"]
-        .agg("|".join)
+    ordered = lineage.sort_values(["golden_id", "attribute"])
+    parts = (
+        ordered["attribute"].astype(str)
+        + "="
+        + ordered["record_id"].astype("string").fillna("pin").astype(str)
+        + ":"
+        + ordered["rule"].astype(str)
     )
+    # Joined per golden record in one pass (a grouped string join is slow on Arrow strings).
+    joined = {
+        golden_id: "|".join(part for _, part in group)
+        for golden_id, group in itertools.groupby(
+            zip(ordered["golden_id"].tolist(), parts.tolist(), strict=True), key=lambda x: x[0]
+        )
+    }
+    trail = pd.Series(joined, dtype=object)
     text = pd.Series("", index=values.index, dtype=object)
     for column in values.columns:
         text = text + values[column].astype(object).where(values[column].notna(), "\x00") + "\x1f"

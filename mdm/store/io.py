@@ -8,7 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, false, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    false,
+    select,
+    update,
+)
 from sqlmodel import SQLModel
 
 from mdm.store.tables import (
@@ -81,9 +92,25 @@ def insert_frame(connection: Connection, model: type[SQLModel], frame: pd.DataFr
     if frame.empty:
         return
     table = table_of(model)
+    columns = [str(column) for column in frame.columns]
+    if _plain_insert(table, columns):
+        names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+        statement = (
+            f"INSERT INTO {table.name} ({names}) VALUES ({_marks(connection, len(columns))})"
+        )
+        values = [_plain_column(frame[column]) for column in frame.columns]
+        _execute_rows(connection, statement, list(zip(*values, strict=True)))
+        return
     rows = to_rows(frame)
     for start in range(0, len(rows), CHUNK):
         connection.execute(table.insert(), rows[start : start + CHUNK])
+
+
+def _plain_insert(table: Table, columns: list[str]) -> bool:
+    """Whether rows of ``columns`` can go to the driver as they are: numbers and text only
+    (no type that converts its values, like times), and no column left to a default."""
+    plain = all(isinstance(table.c[c].type, Integer | String | Float) for c in columns)
+    return plain and all(c.default is None for c in table.columns if c.name not in columns)
 
 
 def delete_in(
@@ -472,6 +499,14 @@ def records_with_keys(connection: Connection, entity: str, keys: Sequence[int]) 
     statement = select(table.c.key, table.c.record_id).where(table.c.entity == entity)
     found = read_in(connection, statement, table.c.key, [int(k) for k in keys])
     return found.astype({"key": "int64", "record_id": "int64"})
+
+
+def records_having_keys(connection: Connection, entity: str, keys: Sequence[int]) -> list[int]:
+    """The live records that have one of ``keys``, each once, by record id."""
+    table = table_of(RecordKey)
+    statement = select(table.c.record_id).distinct().where(table.c.entity == entity)
+    found = read_in(connection, statement, table.c.key, [int(k) for k in keys])
+    return sorted(set(found["record_id"].astype("int64").tolist()))
 
 
 def golden_ids_with_keys(connection: Connection, entity: str, keys: Sequence[int]) -> pd.DataFrame:
