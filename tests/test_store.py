@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
@@ -84,20 +85,9 @@ def test_xref_lookup_returns_each_row_once_whatever_the_keys_repeat(store_url: s
     try:
         with store.transaction() as connection:
             run_id = store_io.start_run(connection, "test", {})
-            records = pd.DataFrame(
-                {
-                    "source": "crm",
-                    "entity": "account",
-                    "source_key": ["a", "b"],
-                    "version": 1,
-                    "is_current": True,
-                    "deleted": False,
-                    "content_hash": "h",
-                    "run_id": run_id,
-                    "attributes": "{}",
-                }
+            store_io.insert_frame(
+                connection, SourceRecord, _first_versions("account", ["a", "b"], run_id)
             )
-            store_io.insert_frame(connection, SourceRecord, records)
             ids = store_io.live_records(connection, "account")["record_id"].tolist()
             xref = pd.DataFrame(
                 {
@@ -116,3 +106,65 @@ def test_xref_lookup_returns_each_row_once_whatever_the_keys_repeat(store_url: s
     finally:
         store.close()
     assert sorted(found["golden_id"]) == ["A-1", "A-2"]
+
+
+def test_rows_of_numbers_and_text_reach_the_store_as_given(store_url: str) -> None:
+    """Lineage rows go to the driver without SQLAlchemy's per-row processing: missing
+    numbers, missing and non-ASCII text come back exactly."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from mdm.store import io as store_io
+    from mdm.store.tables import Lineage, SourceRecord
+
+    store = open_store(store_url)
+    try:
+        with store.transaction() as connection:
+            run_id = store_io.start_run(connection, "test", {})
+            store_io.insert_frame(
+                connection, SourceRecord, _first_versions("contact", ["k"], run_id)
+            )
+            [record_id] = store_io.live_records(connection, "contact")["record_id"].tolist()
+            lineage = pd.DataFrame(
+                {
+                    "entity": "contact",
+                    "golden_id": ["C-1", "C-1"],
+                    "attribute": ["first_name", "phone"],
+                    "value": ["Zoë", "+14155550100"],
+                    "record_id": pd.array([record_id, None], dtype="Int64"),
+                    "rule": ["most_recent", "pin"],
+                    "candidates": [2, 1],
+                    "run_id": run_id,
+                    "beaten": ['[{"value": "Zoe"}]', None],
+                }
+            )
+            store_io.insert_frame(connection, Lineage, lineage)
+            table = store_io.table_of(Lineage)
+            rows = connection.execute(
+                select(
+                    table.c.value, table.c.record_id, table.c.candidates, table.c.beaten
+                ).order_by(table.c.id)
+            ).all()
+    finally:
+        store.close()
+    assert [tuple(row) for row in rows] == [
+        ("Zoë", record_id, 2, '[{"value": "Zoe"}]'),
+        ("+14155550100", None, 1, None),
+    ]
+
+
+def _first_versions(entity: str, keys: list[str], run_id: int) -> pd.DataFrame:
+    """Source record rows: the first, live version of each of ``keys`` from source crm."""
+    return pd.DataFrame(
+        {
+            "source": "crm",
+            "entity": entity,
+            "source_key": keys,
+            "version": 1,
+            "is_current": True,
+            "deleted": False,
+            "content_hash": "h",
+            "run_id": run_id,
+            "attributes": "{}",
+        }
+    )
