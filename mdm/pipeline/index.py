@@ -269,7 +269,10 @@ def reindex(
         return np.empty(0, dtype=np.int64)
     before = store_io.record_keys_of(connection, ids)
     texts = lookup_texts(project, entity, frame)
-    after = _rows(texts)
+    keys = hashed(texts["text"])  # once: the rows to index and the blocks to search by
+    after = pd.DataFrame(
+        {"record_id": texts["record_id"].to_numpy(dtype="int64"), "key": keys}
+    ).drop_duplicates(ignore_index=True)
     both = before.merge(after, how="outer", indicator=True)
     gone = both.loc[both["_merge"] == "left_only", ["record_id", "key"]]
     new = both.loc[both["_merge"] == "right_only", ["record_id", "key"]]
@@ -292,7 +295,7 @@ def reindex(
     store_io.add_key_counts(
         connection, str(entity), change.groupby("key")["sign"].sum().astype("int64")
     )
-    return np.unique(hashed(texts.loc[texts["text"].str.startswith(BLOCK_PREFIX), "text"]))
+    return np.unique(keys[texts["text"].str.startswith(BLOCK_PREFIX).to_numpy(dtype=bool)])
 
 
 def _versions(
