@@ -13,6 +13,7 @@ class Reason(StrEnum):
     STORE = "store"
     NOT_FOUND = "not-found"
     USAGE = "usage"
+    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,31 @@ class ProblemCollector:
     def raise_if_any(self, reason: Reason, summary: str) -> None:
         if self.problems:
             raise MdmError(reason, summary, list(self.problems))
+
+
+def describe_error(error: BaseException) -> str:
+    """An error as it may be stored in a run's record and printed: what went wrong and where,
+    without the row values that driver and library messages quote (a SQL statement with its
+    parameters, a key that clashed). The full text belongs in the local crash report only."""
+    if isinstance(error, MdmError):
+        return str(error)  # written by mdm for people: names files, keys and rules
+    original = getattr(error, "orig", None)  # a database driver's error, wrapped
+    if isinstance(original, BaseException):
+        first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+        # The first line of a driver message names the constraint or table; the lines after
+        # it (PostgreSQL's DETAIL) and SQLAlchemy's wrapper quote the values.
+        return f"{type(original).__name__} ({_place(error)}): {first_line}".rstrip(": ")
+    return f"{type(error).__name__} ({_place(error)})"
+
+
+def _place(error: BaseException) -> str:
+    """Where in mdm's code the error was raised: the innermost mdm frame, as module:line."""
+    place = "unknown place"
+    trace = error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        module = trace.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.startswith("mdm"):
+            place = f"{module}:{trace.tb_lineno} in {code.co_name}"
+        trace = trace.tb_next
+    return place

@@ -16,17 +16,20 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from mdm import failpoints
 from mdm.config.specs import Project
-from mdm.errors import ProblemCollector, Reason
+from mdm.errors import ProblemCollector, Reason, describe_error
 from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
-from mdm.pipeline.models import model_path
+from mdm.pipeline.models import RunModels
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
 from mdm.publish.export import ExportFormat, export_master
 from mdm.schema import Entity
 from mdm.sources import SourceLoad, check_source, read_source
 from mdm.store import Store, open_store
 from mdm.store import io as store_io
+from mdm.store import marks
+from mdm.store.lock import writer_lock
 
 Progress = Callable[[str], None]
 
@@ -59,12 +62,16 @@ def run(
     resolve: bool = True,
     export: bool = True,
     full: bool = False,
+    wait_seconds: float | None = 0,
     progress: Progress | None = None,
 ) -> RunSummary:
     """Ingest every source; then (``resolve``) match and build the master; then export it.
 
-    A run resolves only what its loads changed, unless ``full`` is asked, this is the first
-    run, or the rules changed since the last one: then it recomputes every golden record.
+    A run resolves everything loaded since the last resolution (by this run or an earlier
+    ``mdm ingest``), unless ``full`` is asked, this is the first run, or the rules changed
+    since the last one: then it recomputes every golden record. It holds the store's writer
+    lock throughout; ``wait_seconds`` says how long to wait for another writer (None: as
+    long as it takes; 0: refuse at once).
     """
     say = progress or (lambda _message: None)
     say("checking sources")
@@ -72,7 +79,14 @@ def run(
     loads = [_read(project, source.name, say) for source in project.spec.sources]
     store = open_store(project.store_url)
     try:
-        summary = _run_in_transaction(store, project, loads, command, resolve, full, say)
+        with writer_lock(store.engine, command, wait_seconds):
+            failpoints.reached("run.locked")
+            models = RunModels(project)
+            summary = _run_in_transaction(
+                store, project, loads, command, resolve, full, models, say
+            )
+            failpoints.reached("run.committed")
+            models.write()
         if export and resolve:
             say("exporting")
             with store.transaction() as connection:
@@ -105,6 +119,7 @@ def _run_in_transaction(
     command: str,
     resolve: bool,
     full: bool,
+    models: RunModels,
     say: Progress,
 ) -> RunSummary:
     config = config_snapshot(project)
@@ -115,30 +130,43 @@ def _run_in_transaction(
             for load in loads:
                 say(f"loading {load.spec.name}")
                 summary.sources.append(ingest_load(connection, run_id, load, project))
+                failpoints.reached(f"ingest.{load.spec.name}")
             if resolve:
                 basis = resolution_basis(project)
-                full = full or store_io.last_resolution_basis(connection) != basis
+                full = full or _needs_full(connection, basis)
                 summary.full = full
                 say("matching accounts")
-                summary.entities = _resolve_all(connection, run_id, project, full, say)
+                summary.entities = _resolve_all(connection, run_id, project, full, models, say)
                 if full:
                     store_io.refresh_statistics(connection)
-                # After the run: a model it trained and saved is part of what the next uses.
-                summary.basis = resolution_basis(project)
+                # After the run: a model it trained is part of what the next uses.
+                summary.basis = resolution_basis(project, models)
             store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+            failpoints.reached("run.finished")
             return summary
     except Exception as error:
         with store.transaction() as connection:
-            store_io.record_failed_run(
-                connection, command, config, f"{type(error).__name__}: {error}"
-            )
+            store_io.record_failed_run(connection, command, config, describe_error(error))
         raise
 
 
+def _needs_full(connection: Connection, basis: str) -> bool:
+    """Recompute everything: the rules or models changed, or no resolution mark says how far
+    the loads were resolved (a new store, or one made before marks were kept)."""
+    if store_io.last_resolution_basis(connection) != basis:
+        return True
+    return any(marks.resolution_mark(connection, str(entity)) is None for entity in Entity)
+
+
 def _resolve_all(
-    connection: Connection, run_id: int, project: Project, full: bool, say: Progress
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    full: bool,
+    models: RunModels,
+    say: Progress,
 ) -> list[EntitySummary]:
-    accounts = resolve_entity(connection, run_id, project, Entity.ACCOUNT, full=full)
+    accounts = resolve_entity(connection, run_id, project, Entity.ACCOUNT, full=full, models=models)
     say("matching contacts")
     # Contacts of accounts that changed, merged or retired are relinked.
     linked = _contacts_to_relink(connection, run_id)
@@ -149,6 +177,7 @@ def _resolve_all(
         Entity.CONTACT,
         full=full,
         also_golden=set(linked),
+        models=models,
     )
     return [accounts, contacts]
 
@@ -159,10 +188,11 @@ def _contacts_to_relink(connection: Connection, run_id: int) -> list[str]:
     return store_io.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
 
 
-def resolution_basis(project: Project) -> str:
+def resolution_basis(project: Project, models: RunModels | None = None) -> str:
     """What golden records depend on besides the data: rules and how sources are read.
 
     When it changes, a run recomputes everything; otherwise it resolves only the delta.
+    ``models``: the models as a run leaves them (trained ones before their files are written).
     """
     sources = [
         source.model_dump(
@@ -170,16 +200,16 @@ def resolution_basis(project: Project) -> str:
         )
         for source in project.spec.sources
     ]
-    models = {
-        str(entity): hashlib.sha256(path.read_bytes()).hexdigest()
-        for entity in Entity
-        if (path := model_path(project, entity)).exists()
+    texts = (models or RunModels(project)).texts()
+    model_hashes = {
+        str(entity): hashlib.sha256(text.encode("utf-8")).hexdigest()
+        for entity, text in texts.items()
     }
     text = json.dumps(
         {
             "rules": project.rules.model_dump(mode="json"),
             "sources": sources,
-            "models": models,
+            "models": model_hashes,
             "index": INDEX_VERSION,
         },
         sort_keys=True,
@@ -187,24 +217,41 @@ def resolution_basis(project: Project) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# A steward action queues behind a running run this long, then gives up (and says so).
+STEWARD_WAIT_SECONDS = 600.0
+
+
 def steward_run(
-    project: Project, entity: Entity, act: Callable[[Connection], set[str]]
+    project: Project,
+    entity: Entity,
+    act: Callable[[Connection], set[str]],
+    wait_seconds: float | None = STEWARD_WAIT_SECONDS,
 ) -> RunSummary:
     """Apply a steward action and resolve the golden records it touches, in one transaction.
 
-    ``act`` writes the decision (and its audit) and returns the golden ids to recompute.
+    ``act`` writes the decision (and its audit) and returns the golden ids to recompute. The
+    action waits for a running run (at most ``wait_seconds``), so it is applied after that
+    run, to the master as that run left it, and never lost.
     """
     store = open_store(project.store_url)
     config = config_snapshot(project)
     try:
-        with store.transaction() as connection:
-            run_id = store_io.start_run(connection, "steward", config)
-            golden_ids = act(connection)
-            summary = RunSummary(run_id=run_id, command="steward", basis=resolution_basis(project))
-            summary.entities = _resolve_steward_scope(
-                connection, run_id, project, entity, golden_ids
-            )
-            store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+        with writer_lock(store.engine, "steward", wait_seconds):
+            failpoints.reached("steward.locked")
+            models = RunModels(project)
+            with store.transaction() as connection:
+                run_id = store_io.start_run(connection, "steward", config)
+                golden_ids = act(connection)
+                failpoints.reached("steward.acted")
+                summary = RunSummary(run_id=run_id, command="steward")
+                summary.entities = _resolve_steward_scope(
+                    connection, run_id, project, entity, golden_ids, models
+                )
+                summary.basis = resolution_basis(project, models)
+                store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+                failpoints.reached("steward.finished")
+            failpoints.reached("steward.committed")
+            models.write()
         with store.transaction() as connection:
             summary.exports = str(export_master(connection, project.exports_dir, ExportFormat.CSV))
         return summary
@@ -213,18 +260,30 @@ def steward_run(
 
 
 def _resolve_steward_scope(
-    connection: Connection, run_id: int, project: Project, entity: Entity, golden_ids: set[str]
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    entity: Entity,
+    golden_ids: set[str],
+    models: RunModels,
 ) -> list[EntitySummary]:
-    resolved = resolve_entity(
-        connection, run_id, project, entity, full=False, also_golden=golden_ids
+    """The golden records the action touched, the contacts of accounts that moved, and (as in
+    any run) whatever was loaded since the last resolution; accounts first."""
+    touched = {entity: golden_ids}
+    accounts = resolve_entity(
+        connection,
+        run_id,
+        project,
+        Entity.ACCOUNT,
+        full=False,
+        also_golden=touched.get(Entity.ACCOUNT, set()),
+        models=models,
     )
-    if entity is Entity.CONTACT:
-        return [resolved]
-    linked = _contacts_to_relink(connection, run_id)
+    linked = set(_contacts_to_relink(connection, run_id)) | touched.get(Entity.CONTACT, set())
     contacts = resolve_entity(
-        connection, run_id, project, Entity.CONTACT, full=False, also_golden=set(linked)
+        connection, run_id, project, Entity.CONTACT, full=False, also_golden=linked, models=models
     )
-    return [resolved, contacts]
+    return [accounts, contacts]
 
 
 def config_snapshot(project: Project) -> dict[str, Any]:

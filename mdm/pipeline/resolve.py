@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
+from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
 from mdm.matching.decide import Decision
@@ -27,11 +28,12 @@ from mdm.matching.engine import match_records, term_frequencies_of
 from mdm.matching.standardize import clean_frame, match_values
 from mdm.pipeline import index
 from mdm.pipeline.keys import keys_of, live_keys, region_of
-from mdm.pipeline.models import load_model, save_model
+from mdm.pipeline.models import RunModels
 from mdm.pipeline.write import GoldenChanges, write_resolution
 from mdm.relate import relate_contacts
 from mdm.schema import Entity, Kind, attribute_names, survived_attribute_names
 from mdm.store import io as store_io
+from mdm.store import marks
 from mdm.survivorship import build_golden
 
 
@@ -71,30 +73,61 @@ def resolve_entity(
     *,
     full: bool = True,
     also_golden: set[str] | None = None,
+    models: RunModels | None = None,
 ) -> EntitySummary:
     """Recompute the entity's golden records in scope; ``also_golden`` widens a delta scope.
 
     A full run reads every live record; a delta run reads only its scope, found through the
-    record-key index (``mdm.pipeline.index``).
+    record-key index (``mdm.pipeline.index``). A delta's changes are every version loaded since
+    the entity's resolution mark; the mark then moves to the newest version. ``models`` holds
+    the match models this run trained (written beside the rules only once the run commits).
     """
-    if not full and not also_golden and _nothing_changed(connection, run_id, entity):
+    models = models or RunModels(project)
+    summary = _resolve(connection, run_id, project, entity, models, full, also_golden)
+    # Whatever was loaded before this point is now reflected in the golden records.
+    marks.set_resolution_mark(connection, str(entity), run_id)
+    failpoints.reached(f"resolve.{entity}.marked")
+    return summary
+
+
+def _resolve(
+    connection: Connection,
+    run_id: int,
+    project: Project,
+    entity: Entity,
+    models: RunModels,
+    full: bool,
+    also_golden: set[str] | None,
+) -> EntitySummary:
+    loaded = _unresolved(connection, entity)
+    if not full and not also_golden and _nothing_changed(connection, run_id, entity, loaded):
         return _nothing(entity, index.live_count(connection, entity))
     if full:
         keys = live_keys(connection, project, entity)
         scope = Scope(keys, store_io.xref(connection, str(entity)), len(keys))
     else:
-        scope = _delta_scope(connection, run_id, project, entity, also_golden or set())
+        scope = _delta_scope(connection, run_id, project, entity, models, loaded, also_golden)
+    failpoints.reached(f"resolve.{entity}.scoped")
     if scope.records.empty and scope.previous.empty:
         if full:
             empty = pd.DataFrame({"record_id": [], "key": []})
             store_io.replace_record_keys(connection, str(entity), empty, pd.Series(dtype="int64"))
         return _nothing(entity, scope.total)
-    return _resolve_scope(connection, run_id, project, entity, scope, full)
+    return _resolve_scope(connection, run_id, project, entity, models, scope, full)
 
 
-def _nothing_changed(connection: Connection, run_id: int, entity: Entity) -> bool:
+def _unresolved(connection: Connection, entity: Entity) -> pd.DataFrame:
+    """The versions loaded since the last resolution (by this run or an earlier `mdm ingest`):
+    source, source_key, deleted."""
+    mark = marks.resolution_mark(connection, str(entity))
+    return marks.versions_since(connection, str(entity), mark or 0)
+
+
+def _nothing_changed(
+    connection: Connection, run_id: int, entity: Entity, loaded: pd.DataFrame
+) -> bool:
     """No record of the entity changed, and (for contacts) no account record moved."""
-    if not store_io.changed_records(connection, str(entity), run_id).empty:
+    if not loaded.empty:
         return False
     if entity is Entity.CONTACT:
         return store_io.moved_members(connection, str(Entity.ACCOUNT), run_id).empty
@@ -110,11 +143,13 @@ def _delta_scope(
     run_id: int,
     project: Project,
     entity: Entity,
-    also_golden: set[str],
+    models: RunModels,
+    loaded: pd.DataFrame,
+    also_golden: set[str] | None,
 ) -> Scope:
-    """The changed records, their partners and every member of the golden records they touch,
-    read by key: nothing here reads the whole master."""
-    changed = store_io.changed_records(connection, str(entity), run_id)[["source", "source_key"]]
+    """The changed records (``loaded``: versions since the mark), their partners and every
+    member of the golden records they touch, read by key: nothing here reads the whole master."""
+    changed = loaded[["source", "source_key"]]
     if entity is Entity.CONTACT:
         changed = pd.concat([changed, _contacts_of_changed_accounts(connection, run_id)])
     changed = changed.drop_duplicates(ignore_index=True)
@@ -126,13 +161,13 @@ def _delta_scope(
     changed_input = _match_input(connection, project, entity, changed_keys, spec)
     replaced = store_io.ids_of_versions(connection, str(entity), changed)
     blocks = index.reindex(connection, project, entity, changed_input, dropped=replaced)
-    partners = _partners(connection, project, entity, changed_input, blocks)
+    partners = _partners(connection, project, entity, models, changed_input, blocks)
     touched = pd.concat(
         [changed, partners.keys[["source", "source_key"]]],
         ignore_index=True,
     )
     before = store_io.xref_of_keys(connection, str(entity), touched)
-    golden_ids = sorted(set(before["golden_id"]) | also_golden)
+    golden_ids = sorted(set(before["golden_id"]) | (also_golden or set()))
     previous = store_io.xref_of_golden_ids(connection, golden_ids)
     members = store_io.current_ids_of_keys(
         connection, str(entity), previous[["source", "source_key"]]
@@ -171,6 +206,7 @@ def _partners(
     connection: Connection,
     project: Project,
     entity: Entity,
+    models: RunModels,
     changed: pd.DataFrame,
     blocks: npt.NDArray[np.int64],
 ) -> Partners:
@@ -193,7 +229,7 @@ def _partners(
     result = match_records(
         everyone,
         spec,
-        model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
+        model=models.load(entity) if spec.method is Method.PROBABILISTIC else None,
         # Every pair has a changed record, and a value share counts only where a pair's two
         # values are one: the changed records' values are all it needs.
         frequencies=index.frequencies(connection, entity, spec, changed),
@@ -225,6 +261,7 @@ def _resolve_scope(
     run_id: int,
     project: Project,
     entity: Entity,
+    models: RunModels,
     scope: Scope,
     full: bool,
 ) -> EntitySummary:
@@ -236,7 +273,7 @@ def _resolve_scope(
     matched = match_records(
         match_input,
         spec,
-        model=load_model(project, entity) if spec.method is Method.PROBABILISTIC else None,
+        model=models.load(entity) if spec.method is Method.PROBABILISTIC else None,
         # Value shares of the whole population, so that a delta scores as a full run does.
         frequencies=(
             term_frequencies_of(records, spec)
@@ -246,8 +283,10 @@ def _resolve_scope(
         **_constraints(connection, entity, records),
     )
     if matched.trained and matched.model is not None:
-        save_model(project, entity, matched.model)
+        models.keep(entity, matched.model)
+    failpoints.reached(f"resolve.{entity}.matched")
     identity = _assign_ids(connection, entity, records, scope.previous, matched.labels, full)
+    failpoints.reached(f"resolve.{entity}.identified")
     members = _members(connection, project, entity, records, identity)
     golden = build_golden(
         project.rules.survivorship[entity],
@@ -258,15 +297,18 @@ def _resolve_scope(
     values, lineage = golden.values, golden.lineage
     if entity is Entity.CONTACT:
         values, lineage = _with_accounts(connection, project, records, members, values, lineage)
+    failpoints.reached(f"resolve.{entity}.survived")
     changes = write_resolution(
         connection,
         run_id,
         entity,
         GoldenChanges(values, lineage, members, identity, scope.previous),
     )
+    failpoints.reached(f"resolve.{entity}.written")
     store_io.replace_reviews(
         connection, str(entity), records, review_items(records, matched.pairs), run_id
     )
+    failpoints.reached(f"resolve.{entity}.reviewed")
     if full:
         index.rebuild(connection, project, entity, match_input)
     elif entity is Entity.CONTACT:  # their account ids may have moved with the accounts

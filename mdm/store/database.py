@@ -72,9 +72,19 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+# How long an SQLite statement waits for another connection's lock before failing. Writers
+# queue behind the run lock first (mdm.store.lock); this covers the short moments left, such as
+# a checkpoint of the write-ahead log.
+SQLITE_BUSY_MILLISECONDS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging: readers (show, status, export) read the last committed state while
+    # a run writes, instead of waiting for it; and a commit is one append, safe on a crash.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MILLISECONDS}")
     cursor.close()
 
 

@@ -315,3 +315,15 @@ class KeyCount(SQLModel, table=True):
 
 
 GOLDEN_TABLES: dict[str, type[SQLModel]] = {"account": GoldenAccount, "contact": GoldenContact}
+
+
+class ResolutionMark(SQLModel, table=True):
+    """How far each entity's loads have been resolved: the highest source-record id whose
+    version the golden records reflect. A run resolves every version above it, whichever
+    command loaded it (``mdm ingest`` loads without resolving)."""
+
+    __tablename__ = "resolution_mark"
+
+    entity: str = Field(primary_key=True, max_length=16)
+    record_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    run_id: int = Field(foreign_key="run.id")
