@@ -26,9 +26,8 @@ from mdm.pipeline.resolve import EntitySummary, resolve_entity
 from mdm.publish.export import ExportFormat, export_master
 from mdm.schema import Entity
 from mdm.sources import SourceLoad, check_source, read_source
-from mdm.store import Store, open_store
+from mdm.store import Store, marks, open_store
 from mdm.store import io as store_io
-from mdm.store import marks
 from mdm.store.lock import writer_lock
 
 Progress = Callable[[str], None]

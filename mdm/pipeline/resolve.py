@@ -18,9 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection
 
+from mdm import failpoints
 from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
-from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
 from mdm.matching.decide import Decision
