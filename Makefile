@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo folder is make's own (make clean deletes it): each make demo starts it afresh.
 demo: $(STAMP)
-	$(BIN)/mdm demo $(DEMO_DIR)
+	$(BIN)/mdm demo --force $(DEMO_DIR)
 
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh

@@ -5,10 +5,14 @@ A golden id, once given, keeps meaning the same entity:
 - two golden records that now form one cluster merge: the older id survives, the other
   redirects to it;
 - a golden record whose members now fall into several clusters splits: the part holding most
-  of its members keeps the id, the others get new ids;
+  of its members keeps the id, the others get new ids. Records a steward took out of it (an
+  unmerge, a split) do not count: the id stays with the records the steward left in it;
 - a golden id with no member left retires;
-- a cluster that has no current id but whose members were, most of them, the members of an
-  id merged away earlier (a merge a steward has undone) revives that id.
+- a cluster that has no current id takes back an id its members had before, if that id is no
+  longer in use (merged away or retired): the one most of them had, the older on a tie. So an
+  undone merge gives the merged-away id back to its records, and a key that was deleted and
+  comes back gets its old id back;
+- a retired id whose records come back into a cluster that has another id redirects to it.
 New ids are derived from the cluster's smallest member (source, key), so they do not depend on
 input order or on the machine that computes them.
 """
@@ -25,6 +29,9 @@ import pandas as pd
 from mdm.schema import GOLDEN_ID_PREFIX, Entity
 
 ID_HEX_DIGITS = 12
+KEYS = ["source", "source_key"]
+# The statuses of an id that a record's former membership can claim back.
+REVIVABLE = frozenset({"merged", "retired"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class IdentityResult:
     redirects: pd.DataFrame  # from_id, to_id: ids merged away in this run
     retired: list[str]  # ids whose members are all gone
     created: list[str]  # ids minted in this run
-    revived: list[str]  # merged-away ids given back to their former members
+    revived: list[str]  # merged-away or retired ids given back to their former members
     split_from: dict[str, str]  # minted id -> the id most of its members came from
 
 
@@ -44,29 +51,37 @@ def assign_golden_ids(
     age: pd.Series,
     taken: set[str] | Callable[[list[str]], set[str]],
     former: pd.DataFrame | None = None,
+    leaving: pd.DataFrame | None = None,
 ) -> IdentityResult:
     """Give every cluster a golden id.
 
     members: ``source``, ``source_key``, ``label`` (cluster label) per live record.
     previous: ``source``, ``source_key``, ``golden_id`` from the last run's xref.
-    age: golden id -> creation order (smaller is older), for every previous id.
+    age: golden id -> creation order (smaller is older), for every previous and former id.
     taken: golden ids ever used (retired and redirected ones too), never reused; or a
       function that says which of the given candidate ids were ever used.
-    former: ``source``, ``source_key``, ``golden_id``: the last membership of records in ids
-      that now redirect; such an id may be revived by its former members.
+    former: ``source``, ``source_key``, ``golden_id``, ``status``: the id each record belonged
+      to before its current one (a record with no current id: its last one), where that id is
+      no longer in use (``status`` merged or retired); such an id may be claimed back.
+    leaving: ``source``, ``source_key``, ``golden_id``: records a steward took out of their
+      golden id; they do not hold on to it.
     """
     keyed = members[["source", "source_key", "label"]].merge(
-        previous[["source", "source_key", "golden_id"]], on=["source", "source_key"], how="left"
+        previous[["source", "source_key", "golden_id"]], on=KEYS, how="left"
     )
-    owner = _owners(keyed)
+    owner = _owners(_without(keyed, leaving))
     kept = _survivors(owner, age)
     labels = np.sort(members["label"].unique())
     orphans = labels[~np.isin(labels, kept.index)]
-    revived = _revive(members, orphans, former)
+    claims = _claims(keyed, former, set(previous["golden_id"]))
+    revived = _revive(claims, orphans, age)
     orphans = orphans[~np.isin(orphans, revived.index)]
     new_ids = _mint_ids(entity, members, orphans, taken)
     label_to_id = pd.concat([kept, revived, new_ids])
-    redirects = _redirects(owner, label_to_id, kept)
+    redirects = pd.concat(
+        [_redirects(owner, label_to_id, kept), _returned(claims, label_to_id, set(revived))],
+        ignore_index=True,
+    ).sort_values("from_id", ignore_index=True)
     assigned = members["label"].map(label_to_id)
     still_used = set(label_to_id) | set(redirects["from_id"])
     retired = sorted(set(previous["golden_id"]) - still_used)
@@ -80,20 +95,71 @@ def assign_golden_ids(
     )
 
 
-def _revive(members: pd.DataFrame, labels: np.ndarray, former: pd.DataFrame | None) -> pd.Series:
-    """label -> merged-away id whose former members make up most of the cluster."""
-    if former is None or former.empty or len(labels) == 0:
+def _without(keyed: pd.DataFrame, leaving: pd.DataFrame | None) -> pd.DataFrame:
+    """``keyed`` with no previous id for the records leaving it."""
+    if leaving is None or leaving.empty:
+        return keyed
+    marks = leaving[["source", "source_key", "golden_id"]].drop_duplicates().assign(leaves=True)
+    found = keyed.merge(marks, on=[*KEYS, "golden_id"], how="left")["leaves"]
+    leaves = found.fillna(False).to_numpy(dtype=bool)
+    return keyed.assign(golden_id=keyed["golden_id"].where(~leaves))
+
+
+def _claims(keyed: pd.DataFrame, former: pd.DataFrame | None, in_use: set[str]) -> pd.DataFrame:
+    """label, claimed, status, returning: each member's claim on an id no longer in use;
+    ``returning``: the record had no current id (it was deleted and came back)."""
+    columns = ["label", "claimed", "status", "returning"]
+    if former is None or former.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    usable = former[former["status"].isin(REVIVABLE) & ~former["golden_id"].isin(in_use)]
+    claims = keyed.merge(
+        usable[["source", "source_key", "golden_id", "status"]].rename(
+            columns={"golden_id": "claimed"}
+        ),
+        on=KEYS,
+    )
+    return claims.assign(returning=claims["golden_id"].isna())[columns]
+
+
+def _revive(claims: pd.DataFrame, labels: np.ndarray, age: pd.Series) -> pd.Series:
+    """label -> the id no longer in use that most of the cluster's members had (the older on a
+    tie); each id to one cluster only, the one holding most of its former members."""
+    mine = claims[claims["label"].isin(labels)]
+    if mine.empty:
         return pd.Series([], dtype=object)
-    orphans = members[members["label"].isin(labels)]
-    was = orphans.merge(former, on=["source", "source_key"])
-    if was.empty:
-        return pd.Series([], dtype=object)
-    size = orphans.groupby("label").size()
-    counts = was.groupby(["label", "golden_id"]).size().rename("count").reset_index()
-    counts = counts[counts["count"] * 2 > counts["label"].map(size)]  # a majority
-    counts = counts.sort_values(["golden_id", "count", "label"], ascending=[True, False, True])
-    best = counts.drop_duplicates("golden_id").drop_duplicates("label")
-    return pd.Series(best["golden_id"].to_numpy(), index=best["label"].to_numpy(), dtype=object)
+    counts = mine.groupby(["label", "claimed"]).size().rename("count").reset_index()
+    counts["age"] = counts["claimed"].map(age).astype("float64").fillna(np.inf)
+    counts = counts.sort_values(
+        ["count", "age", "claimed", "label"], ascending=[False, True, True, True]
+    )
+    chosen: dict[int, str] = {}
+    given: set[str] = set()
+    for label, claimed in zip(counts["label"].tolist(), counts["claimed"].tolist(), strict=True):
+        if label not in chosen and claimed not in given:
+            chosen[int(label)] = str(claimed)
+            given.add(str(claimed))
+    return pd.Series(
+        list(chosen.values()), index=np.array(list(chosen), dtype=np.int64), dtype=object
+    )
+
+
+def _returned(claims: pd.DataFrame, label_to_id: pd.Series, revived: set[str]) -> pd.DataFrame:
+    """from_id, to_id: a retired id whose records came back into a cluster with another id
+    points to that id (the cluster holding most of them)."""
+    back = claims[
+        claims["returning"].astype(bool)
+        & (claims["status"] == "retired")
+        & ~claims["claimed"].isin(revived)
+    ]
+    counts = back.groupby(["claimed", "label"]).size().rename("count").reset_index()
+    counts = counts.sort_values(["claimed", "count", "label"], ascending=[True, False, True])
+    best = counts.drop_duplicates("claimed")
+    return pd.DataFrame(
+        {
+            "from_id": best["claimed"].to_numpy(dtype=object),
+            "to_id": best["label"].map(label_to_id).to_numpy(dtype=object),
+        }
+    )
 
 
 def _split_origins(keyed: pd.DataFrame, new_ids: pd.Series) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -69,4 +70,38 @@ def write_new_project(directory: Path, *, force: bool = False) -> None:
     except OSError as error:
         raise MdmError(
             Reason.USAGE, f"Cannot write the project into {directory}: {error.strerror}."
+        ) from error
+
+
+# What `mdm demo` writes into its folder. SQLite's side files go with the store: a stale
+# journal left beside a new store would corrupt it.
+DEMO_ENTRIES = (
+    PROJECT_FILE,
+    "mdm.db",
+    "mdm.db-wal",
+    "mdm.db-shm",
+    "mdm.db-journal",
+    "data",
+    "truth",
+    "rules",
+    "exports",
+)
+
+
+def existing_demo_entries(directory: Path) -> list[Path]:
+    """What a demo written into ``directory`` would delete or overwrite."""
+    return [directory / name for name in DEMO_ENTRIES if os.path.lexists(directory / name)]
+
+
+def remove_entries(paths: list[Path]) -> None:
+    """Delete files and folders (a symlink itself, never what it points to)."""
+    try:
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    except OSError as error:
+        raise MdmError(
+            Reason.USAGE, f"Cannot remove {error.filename}: {error.strerror}."
         ) from error

@@ -90,10 +90,11 @@ def _best_per_contact(candidates: pd.DataFrame, method: LinkMethod) -> pd.DataFr
     if candidates.empty:
         return pd.DataFrame(columns=LINK_COLUMNS)
     votes = candidates.groupby(["golden_id", "account_id"])["record_id"].transform("size")
-    ranked = candidates.assign(
-        votes=votes, stamp=candidates["last_modified"].fillna(pd.Timestamp.min.tz_localize("UTC"))
-    ).sort_values(
-        ["golden_id", "votes", "stamp", "record_id"], ascending=[True, False, False, True]
+    # Unknown times rank last (only the stamp can be missing).
+    ranked = candidates.assign(votes=votes, stamp=candidates["last_modified"]).sort_values(
+        ["golden_id", "votes", "stamp", "record_id"],
+        ascending=[True, False, False, True],
+        na_position="last",
     )
     best = ranked.drop_duplicates("golden_id")
     return best.assign(account_link=str(method))[LINK_COLUMNS]

@@ -9,14 +9,14 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import Connection
 
 from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
-from mdm.config.specs import Project
+from mdm.config.specs import Project, ProjectSpec
 from mdm.errors import MdmError, Reason
 from mdm.identity import resolve
 from mdm.matching.engine import term_frequencies_of
@@ -28,6 +28,17 @@ from mdm.refs import entity_of_golden_id, entity_of_source, parse_record_ref
 from mdm.schema import Entity, attribute_names
 from mdm.store import io as store_io
 from mdm.store import open_store
+
+
+class StoreProject(Protocol):
+    """What reading the store takes: a ``Project``, or a ``ReadOnlyProject`` whose rules have
+    problems (views that need the rules, like ``explain_records``, take a ``Project``)."""
+
+    @property
+    def spec(self) -> ProjectSpec: ...
+
+    @property
+    def store_url(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -42,13 +53,15 @@ class GoldenView:
     lineage: pd.DataFrame  # attribute, value, source, source_key, rule, candidates
 
 
-def golden_view(project: Project, golden_id: str) -> GoldenView:
+def golden_view(project: StoreProject, golden_id: str) -> GoldenView:
     entity = entity_of_golden_id(golden_id)
     with _reading(project) as connection:
         return _view(connection, project, entity, golden_id)
 
 
-def _view(connection: Connection, project: Project, entity: Entity, requested: str) -> GoldenView:
+def _view(
+    connection: Connection, project: StoreProject, entity: Entity, requested: str
+) -> GoldenView:
     golden_id = resolve(requested, store_io.redirects(connection, str(entity)))
     found = store_io.golden_record(connection, str(entity), golden_id)
     if found.empty:
@@ -72,7 +85,7 @@ def _view(connection: Connection, project: Project, entity: Entity, requested: s
 
 
 def _members(
-    connection: Connection, project: Project, entity: Entity, golden_id: str
+    connection: Connection, project: StoreProject, entity: Entity, golden_id: str
 ) -> pd.DataFrame:
     xref = store_io.xref_of_golden_ids(connection, [golden_id])
     records = store_io.records_by_id(connection, xref["record_id"].astype(int).tolist())
@@ -132,7 +145,7 @@ def _plain(value: Any) -> Any:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
-def recent_runs(project: Project, limit: int) -> pd.DataFrame:
+def recent_runs(project: StoreProject, limit: int) -> pd.DataFrame:
     with _reading(project) as connection:
         runs = store_io.recent_runs(connection, limit)
     return pd.DataFrame(
@@ -156,10 +169,11 @@ def _seconds(runs: pd.DataFrame) -> pd.Series:
     return (finished - started).dt.total_seconds().round(1)
 
 
-def _outcome(summary: str | None, error: str | None) -> str:
-    if error:
+def _outcome(summary: object, error: object) -> str:
+    # A column read from the store holds NaN, not None, where a run has no error or summary.
+    if isinstance(error, str) and error:
         return error.splitlines()[0][:120]
-    data = json.loads(summary) if summary else {}
+    data = json.loads(summary) if isinstance(summary, str) and summary else {}
     sources = data.get("sources", [])
     parts = [
         f"{sum(s[key] for s in sources)} {key}"
@@ -170,7 +184,7 @@ def _outcome(summary: str | None, error: str | None) -> str:
     return ", ".join(parts)
 
 
-def run_quarantine(project: Project, run_id: int | None) -> pd.DataFrame:
+def run_quarantine(project: StoreProject, run_id: int | None) -> pd.DataFrame:
     with _reading(project) as connection:
         if run_id is None:
             runs = store_io.recent_runs(connection, 50)
@@ -191,7 +205,7 @@ class History:
     versions: pd.DataFrame  # version, run, status, members, and the values as they were
 
 
-def golden_history(project: Project, golden_id: str) -> History:
+def golden_history(project: StoreProject, golden_id: str) -> History:
     entity = entity_of_golden_id(golden_id)
     with _reading(project) as connection:
         current = resolve(golden_id, store_io.redirects(connection, str(entity)))
@@ -215,7 +229,7 @@ def golden_history(project: Project, golden_id: str) -> History:
     )
 
 
-def golden_lineage(project: Project, golden_id: str) -> pd.DataFrame:
+def golden_lineage(project: StoreProject, golden_id: str) -> pd.DataFrame:
     """Every golden value: the record it came from, the rule, and the candidates it beat."""
     entity = entity_of_golden_id(golden_id)
     with _reading(project) as connection:
@@ -226,7 +240,7 @@ def golden_lineage(project: Project, golden_id: str) -> pd.DataFrame:
     return lineage
 
 
-def resolve_id(project: Project, golden_id: str) -> tuple[str, str]:
+def resolve_id(project: StoreProject, golden_id: str) -> tuple[str, str]:
     """The id that answers for ``golden_id`` now, and its status."""
     entity = entity_of_golden_id(golden_id)
     with _reading(project) as connection:
@@ -237,7 +251,7 @@ def resolve_id(project: Project, golden_id: str) -> tuple[str, str]:
     return current, str(found["status"].iloc[0])
 
 
-def review_queue(project: Project, entity: Entity | None, limit: int) -> pd.DataFrame:
+def review_queue(project: StoreProject, entity: Entity | None, limit: int) -> pd.DataFrame:
     with _reading(project) as connection:
         items = store_io.open_reviews(connection, None if entity is None else str(entity))
     if items.empty:
@@ -254,7 +268,7 @@ def review_queue(project: Project, entity: Entity | None, limit: int) -> pd.Data
 
 
 @contextmanager
-def _reading(project: Project) -> Iterator[Connection]:
+def _reading(project: StoreProject) -> Iterator[Connection]:
     store = open_store(project.store_url)
     try:
         with store.transaction() as connection:

@@ -68,6 +68,7 @@ def test_demo_then_inspect(tmp_path: Path) -> None:
     export = mdm("export", "--out", str(out), "--format", "parquet", "-p", "shop", cwd=tmp_path)
     assert export.returncode == 0, export.stderr
     assert sorted(p.name for p in out.iterdir()) == [
+        ".mdm-export",
         "accounts.parquet",
         "contacts.parquet",
         "lineage.parquet",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from invariants_helper import assert_store_invariants
 from sqlalchemy import text
 
 from mdm import pipeline
@@ -145,6 +146,7 @@ def test_five_nights_of_deltas(project: Project, tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(
             snapshot(project, tmp_path / f"night-{number}-again")["xref"], after["xref"]
         )
+        assert_store_invariants(project)
         before = after
 
 

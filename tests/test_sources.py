@@ -130,7 +130,7 @@ def test_csv_good_rows_become_records_and_bad_rows_are_quarantined(tmp_path: Pat
             (1, "C-1001", "Id", "key 'C-1001' appears 2 times (rows 1, 6); both rows quarantined"),
             (3, "C-1003", "City", "bytes not valid utf-8 in column 'City'"),
             (4, None, "Id", "key column 'Id' is empty"),
-            (5, None, None, "row has 3 fields, the header has 5 (line 7)"),
+            (5, "C-1005", None, "row has 3 fields, the header has 5 (line 7)"),
             (6, "C-1001", "Id", "key 'C-1001' appears 2 times (rows 1, 6)"),
             (7, "C-1007", "Modified", "last-modified '31/31/2024' is not a date"),
             (7, "C-1007", "Deleted", "deleted flag 'maybe' is not true/false"),
@@ -151,7 +151,7 @@ def test_csv_good_rows_become_records_and_bad_rows_are_quarantined(tmp_path: Pat
 def test_csv_ragged_row_names_all_its_lines_and_extra_fields(tmp_path: Path) -> None:
     write(tmp_path, "data/crm.csv", b'Id,Name,City\nA,"two\nlines",X,extra\nB,Beta,Y\n')
     load = read_source(make_spec(), tmp_path)
-    assert_reasons(load, [(1, None, None, "row has 4 fields, the header has 3 (lines 2-3)")])
+    assert_reasons(load, [(1, "A", None, "row has 4 fields, the header has 3 (lines 2-3)")])
     assert json.loads(load.quarantine["raw"][0])["_field_4"] == "extra"
     assert column(load, "source_key") == ["B"]
     assert column(load, "row_number") == [2]
@@ -314,7 +314,7 @@ def test_json_lines_quarantine_broken_lines_by_line_number(tmp_path: Path) -> No
     assert_reasons(
         load,
         [
-            (3, None, None, "line 3 is not valid JSON"),
+            (3, "J2", None, "line 3 is not valid JSON"),
             (4, None, None, "line 4 is a JSON list, not an object"),
         ],
     )

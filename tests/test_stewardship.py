@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from invariants_helper import assert_store_invariants
 
 from mdm import pipeline, stewardship
 from mdm.config import load_project
@@ -103,6 +104,7 @@ def test_an_undone_merge_restores_the_old_id_and_stays_undone(project: Project) 
     finally:
         store.close()
     assert [tuple(row) for row in audit] == [("ana", "unmerge")]
+    assert_store_invariants(project)
 
 
 def test_unmerge_of_an_id_never_merged_is_refused(project: Project) -> None:
@@ -128,6 +130,7 @@ def test_a_pin_wins_until_unpinned(project: Project) -> None:
     with pytest.raises(MdmError) as caught:
         stewardship.unpin_value(project, golden_id, "phone", actor="ana")
     assert "is not pinned" in str(caught.value)
+    assert_store_invariants(project)
 
 
 def test_pair_decisions_bind_later_runs(project: Project) -> None:
@@ -153,3 +156,4 @@ def test_pair_decisions_bind_later_runs(project: Project) -> None:
             assert store_io.active_decisions(connection, "account").shape[0] == 2
     finally:
         store.close()
+    assert_store_invariants(project)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz, process
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from mdm.config.match_spec import MatchSpec
-from mdm.config.specs import Project, ProjectSpec, RuleSet
+from mdm.config.specs import Project, ProjectSpec, RuleSet, resolve_sqlite_url
 from mdm.config.survivorship_spec import SurvivorshipSpec
-from mdm.errors import ProblemCollector, Reason
+from mdm.errors import MdmError, Problem, ProblemCollector, Reason
 from mdm.schema import Entity
 
 PROJECT_FILE = "mdm.toml"
@@ -29,6 +32,57 @@ def find_project_file(path: Path) -> Path:
 
 def load_project(path: Path) -> Project:
     """Load and validate the project file and every rule file; raise ``MdmError`` listing all."""
+    project_file, spec = _load_project_file(path)
+    root = project_file.parent
+    exports_problems = _exports_problems(project_file, spec)
+    rule_problems = ProblemCollector()
+    rules = load_rules(_rules_dir(root, spec), spec, rule_problems)
+    problems = [*exports_problems, *rule_problems.problems]
+    if exports_problems:
+        raise MdmError(Reason.CONFIG, f"The project {project_file} has problems.", problems)
+    rule_problems.raise_if_any(
+        Reason.RULES, f"The rule files in {_rules_dir(root, spec)} have problems."
+    )
+    assert rules is not None  # narrowed: no problems means every rule file validated
+    return Project(root=root, spec=spec, rules=rules)
+
+
+@dataclass(frozen=True)
+class ReadOnlyProject:
+    """What commands that only read the store need: the folder and the project file. The rules
+    and paths may have problems: they are listed, not raised (runs refuse them)."""
+
+    root: Path
+    spec: ProjectSpec
+    problems: list[Problem]
+
+    @property
+    def store_url(self) -> str:
+        return resolve_sqlite_url(self.spec.store.url, self.root)
+
+    @property
+    def exports_dir(self) -> Path:
+        exports = self.spec.paths.exports
+        return exports if exports.is_absolute() else self.root / exports
+
+
+def load_project_for_reading(path: Path) -> ReadOnlyProject:
+    """The project as far as reading its store goes: only the project file must be valid."""
+    try:
+        project_file, spec = _load_project_file(path)
+    except MdmError as error:
+        raise MdmError(
+            error.reason,
+            f"{error.summary} Commands that only read the store need it too: it names the store.",
+            error.problems,
+        ) from None
+    problems = ProblemCollector()
+    problems.problems.extend(_exports_problems(project_file, spec))
+    load_rules(_rules_dir(project_file.parent, spec), spec, problems)
+    return ReadOnlyProject(root=project_file.parent, spec=spec, problems=problems.problems)
+
+
+def _load_project_file(path: Path) -> tuple[Path, ProjectSpec]:
     project_file = find_project_file(path).resolve()
     problems = ProblemCollector()
     raw = _read_toml(project_file, problems)
@@ -36,12 +90,73 @@ def load_project(path: Path) -> Project:
     spec = _validate(ProjectSpec, raw, project_file, problems)
     problems.raise_if_any(Reason.CONFIG, f"The project file {project_file} has problems.")
     assert spec is not None  # narrowed: no problems means the model validated
+    return project_file, spec
+
+
+def _exports_problems(project_file: Path, spec: ProjectSpec) -> list[Problem]:
     root = project_file.parent
-    rules_dir = spec.paths.rules if spec.paths.rules.is_absolute() else root / spec.paths.rules
-    rules = load_rules(rules_dir, spec, problems)
-    problems.raise_if_any(Reason.RULES, f"The rule files in {rules_dir} have problems.")
-    assert rules is not None
-    return Project(root=root, spec=spec, rules=rules)
+    exports = spec.paths.exports if spec.paths.exports.is_absolute() else root / spec.paths.exports
+    return export_folder_problems(exports, root, spec, f"{project_file}: paths.exports")
+
+
+def _rules_dir(root: Path, spec: ProjectSpec) -> Path:
+    return spec.paths.rules if spec.paths.rules.is_absolute() else root / spec.paths.rules
+
+
+def export_folder_problems(
+    folder: Path, root: Path, spec: ProjectSpec, where: str
+) -> list[Problem]:
+    """An export replaces its whole folder: it must not be, or hold, anything the project reads
+    (the project folder, a source file's folder, the rules, the store file)."""
+    target = folder.resolve()
+    held = [
+        label
+        for label, path in _project_places(root, spec)
+        if path == target or target in path.parents
+    ]
+    if not held:
+        return []
+    return [
+        Problem(
+            where,
+            f"the export folder {target} is or holds {', '.join(held)}, and an export replaces "
+            "its whole folder",
+            "choose a folder of its own, e.g. 'exports'",
+        )
+    ]
+
+
+def check_export_folder(folder: Path, root: Path, spec: ProjectSpec) -> None:
+    """Refuse ``mdm export --out`` into a folder the project reads from."""
+    problems = export_folder_problems(folder, root, spec, "--out")
+    if problems:
+        raise MdmError(Reason.USAGE, f"Cannot export to {folder}.", problems)
+
+
+def _project_places(root: Path, spec: ProjectSpec) -> list[tuple[str, Path]]:
+    places = [
+        ("the project folder", root.resolve()),
+        ("the rules folder", _rules_dir(root, spec).resolve()),
+    ]
+    places += [
+        (f"the folder of source {source.name!r}", (root / source.path).resolve().parent)
+        for source in spec.sources
+        if source.path is not None
+    ]
+    store_file = _sqlite_file(resolve_sqlite_url(spec.store.url, root))
+    if store_file is not None:
+        places.append(("the store file", store_file))
+    return places
+
+
+def _sqlite_file(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # opening the store says what is wrong with it
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve()
 
 
 def load_rules(rules_dir: Path, spec: ProjectSpec, problems: ProblemCollector) -> RuleSet | None:

@@ -46,6 +46,9 @@ class SourceSpec(Strict):
     last_modified: str | None = None
     deleted_flag: str | None = None
     mode: LoadMode = LoadMode.FULL
+    # A full load that would delete more than this share of the source's live records stops
+    # the run before it writes anything (a cut-off or header-only extract).
+    max_delete_share: float = Field(default=0.1, ge=0, le=1)
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     account_source: str | None = None
     mapping: dict[str, str] = Field(min_length=1)

@@ -23,7 +23,7 @@ from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
 from mdm.pipeline.models import RunModels
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
-from mdm.publish.export import ExportFormat, export_master
+from mdm.publish.export import ExportFormat, export_master, export_store
 from mdm.schema import Entity
 from mdm.sources import SourceLoad, check_source, read_source
 from mdm.store import Store, marks, open_store
@@ -63,6 +63,7 @@ def run(
     full: bool = False,
     wait_seconds: float | None = 0,
     progress: Progress | None = None,
+    allow_deletes: frozenset[str] = frozenset(),
 ) -> RunSummary:
     """Ingest every source; then (``resolve``) match and build the master; then export it.
 
@@ -82,18 +83,23 @@ def run(
             failpoints.reached("run.locked")
             models = RunModels(project)
             summary = _run_in_transaction(
-                store, project, loads, command, resolve, full, models, say
+                store, project, loads, command, resolve, full, models, say, allow_deletes
             )
             failpoints.reached("run.committed")
             models.write()
-        if export and resolve:
-            say("exporting")
-            with store.transaction() as connection:
-                exports = export_master(connection, project.exports_dir, ExportFormat.CSV)
-            summary.exports = str(exports)
+            # Still under the lock: the next writer's export comes after this one, so the
+            # folder never goes back to an older master.
+            if export and resolve:
+                say("exporting")
+                summary.exports = str(_export(store, project))
         return summary
     finally:
         store.close()
+
+
+def _export(store: Store, project: Project) -> Path:
+    with store.transaction() as connection:
+        return export_master(connection, project.exports_dir, ExportFormat.CSV)
 
 
 def preflight(project: Project) -> None:
@@ -120,6 +126,7 @@ def _run_in_transaction(
     full: bool,
     models: RunModels,
     say: Progress,
+    allow_deletes: frozenset[str] = frozenset(),
 ) -> RunSummary:
     config = config_snapshot(project)
     try:
@@ -128,7 +135,9 @@ def _run_in_transaction(
             summary = RunSummary(run_id=run_id, command=command)
             for load in loads:
                 say(f"loading {load.spec.name}")
-                summary.sources.append(ingest_load(connection, run_id, load, project))
+                summary.sources.append(
+                    ingest_load(connection, run_id, load, project, allow_deletes)
+                )
                 failpoints.reached(f"ingest.{load.spec.name}")
             if resolve:
                 basis = resolution_basis(project)
@@ -223,12 +232,13 @@ STEWARD_WAIT_SECONDS = 600.0
 def steward_run(
     project: Project,
     entity: Entity,
-    act: Callable[[Connection], set[str]],
+    act: Callable[[Connection, int], set[str]],
     wait_seconds: float | None = STEWARD_WAIT_SECONDS,
 ) -> RunSummary:
     """Apply a steward action and resolve the golden records it touches, in one transaction.
 
-    ``act`` writes the decision (and its audit) and returns the golden ids to recompute. The
+    ``act`` writes the decision (and its audit) in the steward run it is given, and returns
+    the golden ids to recompute. The
     action waits for a running run (at most ``wait_seconds``), so it is applied after that
     run, to the master as that run left it, and never lost.
     """
@@ -240,7 +250,7 @@ def steward_run(
             models = RunModels(project)
             with store.transaction() as connection:
                 run_id = store_io.start_run(connection, "steward", config)
-                golden_ids = act(connection)
+                golden_ids = act(connection, run_id)
                 failpoints.reached("steward.acted")
                 summary = RunSummary(run_id=run_id, command="steward")
                 summary.entities = _resolve_steward_scope(
@@ -251,8 +261,7 @@ def steward_run(
                 failpoints.reached("steward.finished")
             failpoints.reached("steward.committed")
             models.write()
-        with store.transaction() as connection:
-            summary.exports = str(export_master(connection, project.exports_dir, ExportFormat.CSV))
+            summary.exports = str(_export(store, project))
         return summary
     finally:
         store.close()
@@ -294,9 +303,4 @@ def config_snapshot(project: Project) -> dict[str, Any]:
 
 
 def export(project: Project, out: Path, fmt: ExportFormat) -> Path:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return export_master(connection, out, fmt)
-    finally:
-        store.close()
+    return export_store(project.store_url, out, fmt)

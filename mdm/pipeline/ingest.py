@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Connection
 
+from mdm import failpoints
 from mdm.config.specs import LoadMode, Project
+from mdm.errors import MdmError, Problem, Reason
 from mdm.pipeline.keys import compute_keys, keys_json, region_of
 from mdm.schema import Entity, attribute_names
-from mdm.sources import SourceLoad, content_hash, plan_changes
+from mdm.sources import ChangePlan, SourceLoad, content_hash, plan_changes
 from mdm.store import io as store_io
 from mdm.store.tables import Quarantine, SourceRecord
 
@@ -27,21 +30,41 @@ class SourceSummary:
     deleted: int
     unchanged: int
     quarantined: int
+    kept: int = 0  # records whose rows were quarantined: their last good version stays
+    held_back: int = 0  # records absent from a full extract, not deleted (see warnings)
+    warnings: list[str] = field(default_factory=list)
 
 
 def ingest_load(
-    connection: Connection, run_id: int, load: SourceLoad, project: Project
+    connection: Connection,
+    run_id: int,
+    load: SourceLoad,
+    project: Project,
+    allow_deletes: frozenset[str] = frozenset(),
 ) -> SourceSummary:
+    """Write one load. A full load that would delete more of the source's live records than
+    its ``max_delete_share`` raises ``MdmError`` before writing, unless the source is in
+    ``allow_deletes``."""
     spec = load.spec
-    if load.records.empty and spec.mode is LoadMode.DELTA:  # nothing new: nothing to compare
-        _write_quarantine(connection, run_id, load)
+    if load.records.empty and not load.quarantined_keys and spec.mode is LoadMode.DELTA:
+        _write_quarantine(connection, run_id, load)  # nothing new: nothing to compare
         return _summary(load, inserted=0, updated=0, deleted=0, unchanged=0)
     attributes = attribute_names(spec.entity)
     incoming = load.records.assign(content_hash=content_hash(load.records, attributes))
     # A delta load touches only its own keys; a full one must see every key to find absences.
-    wanted = None if spec.mode is LoadMode.FULL else incoming["source_key"].astype(str).tolist()
+    wanted = None
+    if spec.mode is LoadMode.DELTA:
+        wanted = sorted(set(incoming["source_key"].astype(str)) | load.quarantined_keys)
     current = store_io.current_records(connection, spec.name, wanted)
-    plan = plan_changes(incoming, current[["source_key", "content_hash", "deleted"]], spec.mode)
+    plan = plan_changes(
+        incoming,
+        current[["source_key", "content_hash", "deleted"]],
+        spec.mode,
+        quarantined=load.quarantined_keys,
+        hold_absent=bool(load.unkeyed_rows),
+    )
+    if spec.name not in allow_deletes:
+        _check_deletions(load, plan)
     tombstones = _tombstones(plan.deletes, current, attributes)
     # In key order, so that record ids (the last tie-break anywhere) do not follow row order.
     versions = pd.concat([plan.inserts, plan.updates, tombstones], ignore_index=True)
@@ -50,14 +73,19 @@ def ingest_load(
     _write_versions(
         connection, run_id, spec.name, str(spec.entity), versions, current, attributes, keys
     )
+    failpoints.reached("ingest.versions_written")
     _write_quarantine(connection, run_id, load)
-    return _summary(
+    summary = _summary(
         load,
         inserted=len(plan.inserts),
         updated=len(plan.updates),
         deleted=len(tombstones),
         unchanged=plan.unchanged,
     )
+    summary.kept, summary.held_back = plan.kept, plan.held_back
+    if plan.held_back:
+        summary.warnings.append(_held_back_warning(plan.held_back, load.unkeyed_rows))
+    return summary
 
 
 def _summary(
@@ -74,6 +102,79 @@ def _summary(
         unchanged=unchanged,
         quarantined=load.rows_quarantined,
     )
+
+
+def _held_back_warning(held_back: int, unkeyed_rows: tuple[int, ...]) -> str:
+    if len(unkeyed_rows) == 1:
+        rows = f"row {unkeyed_rows[0]} has"
+    else:
+        rows = f"rows {_listed(unkeyed_rows)} have"
+    if held_back == 1:
+        absent = "1 deletion held back: whether the record absent from this full extract is"
+    else:
+        absent = f"{held_back} deletions held back: whether the {held_back} records absent from "
+        absent += "this full extract are"
+    return (
+        f"{absent} really gone cannot be told, as quarantined {rows} no readable key; nothing "
+        "absent is deleted until a load whose rows all have a key (see mdm quarantine)"
+    )
+
+
+def _listed(numbers: tuple[int, ...], shown: int = 10) -> str:
+    text = ", ".join(map(str, numbers[:shown]))
+    return text + (f", … ({len(numbers)} in all)" if len(numbers) > shown else "")
+
+
+def _check_deletions(load: SourceLoad, plan: ChangePlan) -> None:
+    """Stop a full load that would delete more than ``max_delete_share`` of its live records.
+
+    Every tombstone of a live record counts: keys absent from the extract and rows flagged
+    deleted. A cut-off extract, a header-only one, or a deleted flag read from the wrong
+    column looks like this; a load that means it is run with --allow-deletes.
+    """
+    spec = load.spec
+    limit = spec.max_delete_share
+    if spec.mode is not LoadMode.FULL or plan.live == 0 or plan.live_deleted <= limit * plan.live:
+        return
+    absent = int(plan.deletes["row_number"].isna().sum())
+    flagged = plan.live_deleted - absent
+    share = plan.live_deleted / plan.live
+    message = (
+        f"this full extract would delete {plan.live_deleted} of the source's {plan.live} live "
+        f"records ({_percent(share)}: {absent} absent from the extract, {flagged} flagged "
+        f"deleted), more than max_delete_share = {limit:g} allows ({_percent(limit)})"
+    )
+    hint = (
+        f"if the extract is cut short or empty, fix it and run again; if these records are "
+        f"really gone, run again with --allow-deletes {spec.name}, or raise max_delete_share "
+        "for this source in mdm.toml"
+    )
+    where = f"{load.location} (source '{spec.name}')"
+    summary = "The run was stopped before changing the store: a load would delete too much."
+    raise MdmError(Reason.SOURCE, summary, [Problem(where, message, hint)])
+
+
+def _percent(share: float) -> str:
+    text = f"{share * 100:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def allowed_deletes(project: Project, names: Iterable[str]) -> frozenset[str]:
+    """The sources named by --allow-deletes; every name must be a source of the project."""
+    known = [source.name for source in project.spec.sources]
+    allowed = frozenset(names)
+    unknown = sorted(allowed - set(known))
+    if unknown:
+        problems = [
+            Problem(
+                "--allow-deletes",
+                f"'{name}' is not a source of this project",
+                f"sources: {', '.join(known) or 'none'}",
+            )
+            for name in unknown
+        ]
+        raise MdmError(Reason.USAGE, "--allow-deletes names an unknown source.", problems)
+    return allowed
 
 
 def _tombstones(

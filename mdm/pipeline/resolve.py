@@ -285,7 +285,9 @@ def _resolve_scope(
     if matched.trained and matched.model is not None:
         models.keep(entity, matched.model)
     failpoints.reached(f"resolve.{entity}.matched")
-    identity = _assign_ids(connection, entity, records, scope.previous, matched.labels, full)
+    identity = _assign_ids(
+        connection, run_id, entity, records, scope.previous, matched.labels, full
+    )
     failpoints.reached(f"resolve.{entity}.identified")
     members = _members(connection, project, entity, records, identity)
     golden = build_golden(
@@ -448,26 +450,31 @@ def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 def _assign_ids(
     connection: Connection,
+    run_id: int,
     entity: Entity,
     records: pd.DataFrame,
     previous: pd.DataFrame,
     labels: np.ndarray,
     full: bool,
 ) -> IdentityResult:
-    known = store_io.golden_in(connection, str(entity), sorted(set(previous["golden_id"])))
+    # A full run reads every former membership at once; a delta only its records'.
+    keys = None if full else records[["source", "source_key"]]
+    former = store_io.last_other_memberships(connection, str(entity), keys)
+    ids = sorted(set(previous["golden_id"]) | set(former["golden_id"]))
+    known = store_io.golden_in(connection, str(entity), ids)
     age = pd.Series(
         known["created_run"].to_numpy(), index=known["golden_id"].to_numpy(), dtype="float64"
     )
+    status = pd.Series(known["status"].to_numpy(), index=known["golden_id"].to_numpy())
     return assign_golden_ids(
         entity,
         records[["source", "source_key"]].assign(label=labels),
         previous,
         age,
         lambda candidates: store_io.existing_golden_ids(connection, str(entity), candidates),
-        # A full run reads every former membership at once; a delta only its records'.
-        former=store_io.former_members(
-            connection, str(entity), None if full else records[["source", "source_key"]]
-        ),
+        former=former.assign(status=former["golden_id"].map(status)),
+        # Before this run writes its ids, the memberships it closed are a steward's doing.
+        leaving=store_io.memberships_closed_in(connection, str(entity), run_id),
     )
 
 

@@ -1,5 +1,5 @@
 """Publish the master: exports for analysts (sync feeds come later)."""
 
-from mdm.publish.export import ExportFormat, export_master
+from mdm.publish.export import ExportFormat, export_master, export_store, spreadsheet_safe
 
-__all__ = ["ExportFormat", "export_master"]
+__all__ = ["ExportFormat", "export_master", "export_store", "spreadsheet_safe"]

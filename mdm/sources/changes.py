@@ -8,6 +8,7 @@ rerun of the same extract writes nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +54,27 @@ class ChangePlan:
     updates: pd.DataFrame  # keys whose live current version has another hash
     deletes: pd.DataFrame  # tombstones (deleted=True); row_number is NA for absent keys
     unchanged: int  # incoming rows that write nothing
+    live: int  # live current versions the plan was made against
+    live_deleted: int  # of those, how many the deletes tombstone (absent or flagged deleted)
+    kept: int  # live keys whose row was quarantined: their current version stays as it is
+    held_back: int  # live keys absent from a full extract, left live (``hold_absent``)
 
 
-def plan_changes(incoming: pd.DataFrame, current: pd.DataFrame, mode: LoadMode) -> ChangePlan:
+def plan_changes(
+    incoming: pd.DataFrame,
+    current: pd.DataFrame,
+    mode: LoadMode,
+    *,
+    quarantined: Collection[str] = frozenset(),
+    hold_absent: bool = False,
+) -> ChangePlan:
     """Upsert ``incoming`` (records plus content_hash) over ``current`` (the store's versions).
 
     ``current`` has one row per key: source_key, content_hash, deleted, and optionally the
     attribute columns, which tombstones for keys absent from a full extract then copy.
+    ``quarantined`` are keys of rows that could not be loaded: absent from ``incoming``, but
+    not gone, so a full extract does not tombstone them. ``hold_absent`` tombstones no absent
+    key at all: a quarantined row without a readable key may be any of them.
     """
     _require_unique(incoming, "incoming")
     _require_unique(current, "current")
@@ -75,17 +90,23 @@ def plan_changes(incoming: pd.DataFrame, current: pd.DataFrame, mode: LoadMode) 
     flagged = incoming["deleted"].astype(bool).to_numpy()
     # A key first seen already deleted is recorded as a tombstone: what a source said is kept.
     unseen = ~keys.isin(current["source_key"].astype(STRING)).to_numpy(dtype=bool)
+    missing = ~live_keys.isin(keys).to_numpy(dtype=bool)
+    kept = missing & live_keys.isin(list(quarantined)).to_numpy(dtype=bool)
 
     deletes = [_with_nullable_rows(incoming[flagged & (is_live | unseen)])]
-    if mode is LoadMode.FULL:
-        seen = known.merge(state[["source_key"]], on="source_key", how="left", indicator=True)
-        absent = live[(seen["_merge"] == "left_only").to_numpy()]
-        deletes.append(_tombstones(absent, incoming))
+    absent = missing & ~kept if mode is LoadMode.FULL else np.zeros(len(live), dtype=bool)
+    held_back = int(absent.sum()) if hold_absent else 0
+    if absent.any() and not hold_absent:
+        deletes.append(_tombstones(live[absent], incoming))
     return ChangePlan(
         inserts=incoming[~flagged & ~is_live].reset_index(drop=True),
         updates=incoming[~flagged & is_live & changed].reset_index(drop=True),
         deletes=_concat(deletes, _with_nullable_rows(incoming.iloc[0:0])),
         unchanged=int((~flagged & is_live & ~changed).sum() + (flagged & ~is_live & ~unseen).sum()),
+        live=len(live),
+        live_deleted=int((flagged & is_live).sum() + absent.sum()) - held_back,
+        kept=int(kept.sum()),
+        held_back=held_back,
     )
 
 

@@ -13,6 +13,7 @@ import decimal
 import json
 import re
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,12 @@ FALSE_WORDS = frozenset({"false", "0", "no", "n", "f", ""})
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 # Beyond this a float no longer holds every integer exactly; print it as Python does.
 _EXACT_FLOAT_INTEGERS = 2.0**53
+# The longest value mdm takes from a column it reads (the key, mapped and bookkeeping columns).
+# Names, streets, emails, titles and websites are far shorter; a longer value is damage (a
+# quote left open, a document exported into the wrong column), and its row is quarantined.
+MAX_VALUE_CHARS = 4_000
+# The longest key the store holds (source_record.source_key).
+MAX_KEY_CHARS = 512
 
 
 def record_columns(entity: Entity) -> list[str]:
@@ -137,6 +144,10 @@ def _jsonable(value: object) -> object:
     return value
 
 
+def has_undecodable_bytes(text: str) -> bool:
+    return bool(_UNDECODABLE.search(text))
+
+
 def readable(text: str, encoding: str) -> str:
     """Text with undecodable bytes shown as escapes (``\\xe9``), safe to print and store."""
     if not _UNDECODABLE.search(text):
@@ -177,6 +188,20 @@ def undecodable_bytes(text: pd.Series[Any], column: str, encoding: str) -> pd.Da
         for v in bad
     ]
     return problems_frame(bad.index, column, reasons)
+
+
+def oversized_values(text: pd.Series[Any], column: str, what: str, limit: int) -> pd.DataFrame:
+    """Rows whose value (``what``: "value" or "key") is longer than ``limit`` characters."""
+    if max(map(len, filter(None, text.tolist())), default=0) <= limit:  # the common case
+        return problems_frame([], column, [])
+    lengths = text.dropna().str.len()
+    long = lengths[lengths > limit]
+    reasons = [
+        f"the {what} in column '{column}' has {length:,} characters, more than the {limit:,} "
+        f"mdm takes (is a quote left open, or the wrong column mapped?)"
+        for length in long
+    ]
+    return problems_frame(long.index, column, reasons)
 
 
 def empty_keys(keys: pd.Series[Any], column: str) -> pd.DataFrame:
@@ -265,12 +290,30 @@ def parse_deleted(
 # ---- the whole frame -------------------------------------------------------------------------
 
 
-def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass(frozen=True)
+class ValidatedRows:
+    records: pd.DataFrame  # the good rows, mapped onto the canonical attributes
+    quarantine: pd.DataFrame  # one row per problem
+    quarantined_keys: dict[int, str | None]  # quarantined row number -> its key as read
+
+
+def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> ValidatedRows:
     """Split parsed rows into records and quarantine rows (one per problem, by row number)."""
     encoding = spec.encoding
     texts = {column: as_text(frame[column]) for column in spec.source_columns}
     checks = [undecodable_bytes(texts[column], column, encoding) for column in texts]
-    unreadable = {str(p["column"].iloc[0]): p["row_number"] for p in checks if not p.empty}
+    checks += [
+        oversized_values(texts[column], column, "key", MAX_KEY_CHARS)
+        if column == spec.key
+        else oversized_values(texts[column], column, "value", MAX_VALUE_CHARS)
+        for column in texts
+    ]
+    # A value already reported (undecodable, too long) is not parsed as a date or flag as well.
+    reported: dict[str, list[Any]] = {}
+    for problems in checks:
+        if not problems.empty:
+            column = str(problems["column"].iloc[0])
+            reported.setdefault(column, []).extend(problems["row_number"])
     keys = trimmed(texts[spec.key])
     checks += [empty_keys(keys, spec.key), duplicate_keys(keys, spec.key, encoding)]
 
@@ -279,23 +322,25 @@ def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> tuple[pd.DataFrame, 
         column = spec.last_modified
         values = frame[column] if _is_datetime(frame[column]) else texts[column]
         last_modified, bad = parse_last_modified(
-            _skip(values, unreadable.get(column)), column, encoding
+            _skip(values, reported.get(column)), column, encoding
         )
         checks.append(bad)
     deleted = pd.Series(False, index=frame.index, dtype=bool)
     if spec.deleted_flag:
         column = spec.deleted_flag
-        deleted, bad = parse_deleted(_skip(texts[column], unreadable.get(column)), column, encoding)
+        deleted, bad = parse_deleted(_skip(texts[column], reported.get(column)), column, encoding)
         checks.append(bad)
 
     problems = _combine(checks)
     good = ~frame.index.isin(problems["row_number"])
     records = _records(spec, texts, keys[good], last_modified[good], deleted[good])
-    return records, _quarantine(frame, problems, keys, encoding)
+    bad_rows = problems["row_number"].drop_duplicates().tolist()
+    quarantined_keys = {int(number): keys.loc[number] for number in bad_rows}
+    return ValidatedRows(records, _quarantine(frame, problems, keys, encoding), quarantined_keys)
 
 
-def _skip(values: pd.Series[Any], rows: pd.Series[Any] | None) -> pd.Series[Any]:
-    """Values without those already reported as undecodable: one problem, one report."""
+def _skip(values: pd.Series[Any], rows: list[Any] | None) -> pd.Series[Any]:
+    """Values without those already reported (undecodable, too long): one problem, one report."""
     return values if rows is None else values.mask(values.index.isin(rows))
 
 

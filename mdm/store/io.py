@@ -879,3 +879,62 @@ def refresh_statistics(connection: Connection) -> None:
             *GOLDEN_TABLES.values(),
         ]
         connection.exec_driver_sql(f"ANALYZE {', '.join(table_of(m).name for m in loaded)}")
+
+
+# ---- identity: former memberships, steward splits ------------------------------------------
+
+
+def last_other_memberships(
+    connection: Connection, entity: str, keys: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """source, source_key, golden_id: each record's (of ``keys``, source and source_key, when
+    given) most recent membership of a golden record other than its current one; for a record
+    with no current one (deleted), its last. The id a record may go back to when it leaves its
+    golden record or comes back."""
+    membership, xref_table = table_of(Membership), table_of(Xref)
+    joined = membership.outerjoin(
+        xref_table,
+        (xref_table.c.source == membership.c.source)
+        & (xref_table.c.source_key == membership.c.source_key),
+    )
+    statement = (
+        select(membership.c.id, membership.c.source, membership.c.source_key)
+        .add_columns(membership.c.golden_id)
+        .select_from(joined)
+        .where(
+            membership.c.entity == entity,
+            membership.c.to_run.is_not(None),
+            xref_table.c.golden_id.is_(None) | (xref_table.c.golden_id != membership.c.golden_id),
+        )
+    )
+    if keys is None:
+        found = read_frame(connection, statement)
+    else:
+        frames = [read_frame(connection, statement.where(false()))]
+        for source, group in keys.groupby("source"):
+            by_source = statement.where(membership.c.source == source)
+            frames.append(
+                read_in(connection, by_source, membership.c.source_key, group["source_key"])
+            )
+        found = pd.concat(frames, ignore_index=True)
+    last = found.sort_values("id", kind="stable").drop_duplicates(
+        ["source", "source_key"], keep="last"
+    )
+    return last[["source", "source_key", "golden_id"]].reset_index(drop=True)
+
+
+def memberships_closed_in(connection: Connection, entity: str, run_id: int) -> pd.DataFrame:
+    """source, source_key, golden_id of the memberships a run has closed so far. Before a run
+    writes its golden ids, these are the records a steward action took out of their golden
+    record."""
+    table = table_of(Membership)
+    statement = select(table.c.source, table.c.source_key, table.c.golden_id).where(
+        table.c.entity == entity, table.c.to_run == run_id
+    )
+    return read_frame(connection, statement)
+
+
+def deactivate_decisions(connection: Connection, decision_ids: Sequence[int]) -> None:
+    table = table_of(MatchDecision)
+    for chunk in _chunks([int(i) for i in decision_ids]):
+        connection.execute(update(table).where(table.c.id.in_(chunk)).values(active=False))
