@@ -143,12 +143,12 @@ def live_records(project: Any, entity: Any) -> pd.DataFrame:
     """One entity's live (not deleted) records of every source, in match form.
 
     ``source``, ``source_key``, ``system``, the attributes standardized by
-    ``mdm.matching.standardize.match_frame`` (each source's default region for phones, as
+    ``mdm.standardize.match_frame`` (each source's default region for phones, as
     the pipeline does) and ``raw_<attribute>`` as read.
     """
-    from mdm.matching.standardize import match_frame
     from mdm.schema import attribute_names
     from mdm.sources import read_source
+    from mdm.standardize import match_frame
 
     names = attribute_names(entity)
     parts = []

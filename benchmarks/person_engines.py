@@ -131,11 +131,11 @@ def spec_method(spec: MatchSpec) -> str:
 def person_records(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     """Febrl-like records as the engine wants them: its fields, standardized, and record_id.
 
-    Fields that are attributes of the spec's entity go through ``mdm.matching.standardize``
+    Fields that are attributes of the spec's entity go through ``mdm.standardize``
     (as the pipeline's ``load_members`` does); other (extra) fields are Febrl's own clean,
     lower-case values and are passed as they are.
     """
-    from mdm.matching.standardize import match_frame
+    from mdm.standardize import match_frame
 
     columns: dict[str, pd.Series] = {}
     unknown = []
@@ -185,14 +185,15 @@ def mdm_person_job(input_path: str, link: bool = False) -> Record:
     union, and any pair within one file counts against its precision).
     """
     from mdm.matching.block import block
-    from mdm.matching.engine import match_records
+    from mdm.matching.protocol import DEFAULT_ENGINE, engine_named
 
     frame = pd.read_parquet(input_path)
     spec, spec_source = load_person_spec()
-    options = _linkage_options(match_records, frame, link)
+    engine = engine_named(DEFAULT_ENGINE)
+    options = _linkage_options(engine.match, frame, link)
     meter = Meter()
     records = person_records(frame, spec)
-    result = match_records(records, spec, **options)
+    result = engine.match(records, spec, **options)
     measured = meter.stop()
     truth = frame["entity_id"].to_numpy()
     scores = pairwise_scores(result.labels, truth)

@@ -20,7 +20,7 @@ input order or on the machine that computes them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +49,7 @@ def assign_golden_ids(
     members: pd.DataFrame,
     previous: pd.DataFrame,
     age: pd.Series,
-    taken: set[str] | Callable[[list[str]], set[str]],
+    taken: Set[str],
     former: pd.DataFrame | None = None,
     leaving: pd.DataFrame | None = None,
 ) -> IdentityResult:
@@ -58,8 +58,10 @@ def assign_golden_ids(
     members: ``source``, ``source_key``, ``label`` (cluster label) per live record.
     previous: ``source``, ``source_key``, ``golden_id`` from the last run's xref.
     age: golden id -> creation order (smaller is older), for every previous and former id.
-    taken: golden ids ever used (retired and redirected ones too), never reused; or a
-      function that says which of the given candidate ids were ever used.
+    taken: golden ids ever used (retired and redirected ones too), never reused. It needs only
+      those among the ids this call mints (``created``): a caller that cannot know them all
+      beforehand calls again, adding the minted ids it finds used, until none is; each call
+      gives the same ids as a call given every used id at once.
     former: ``source``, ``source_key``, ``golden_id``, ``status``: the id each record belonged
       to before its current one (a record with no current id: its last one), where that id is
       no longer in use (``status`` merged or retired); such an id may be claimed back.
@@ -211,7 +213,7 @@ def _mint_ids(
     entity: Entity,
     members: pd.DataFrame,
     labels: np.ndarray,
-    taken: set[str] | Callable[[list[str]], set[str]],
+    taken: Set[str],
 ) -> pd.Series:
     """New ids from each cluster's smallest (source, key), salted on the rare collision."""
     if len(labels) == 0:
@@ -223,16 +225,11 @@ def _mint_ids(
         f"{source}\x1f{key}"
         for source, key in zip(smallest["source"], smallest["source_key"], strict=True)
     ]
-    used = set(taken) if isinstance(taken, set) else set()
-    while True:
-        ids = _derive_ids(entity, seeds, used)
-        clashes = set() if isinstance(taken, set) else taken(ids) - used
-        if not clashes:
-            return pd.Series(ids, index=smallest["label"].astype(int).to_numpy(), dtype=object)
-        used |= clashes
+    ids = _derive_ids(entity, seeds, taken)
+    return pd.Series(ids, index=smallest["label"].astype(int).to_numpy(), dtype=object)
 
 
-def _derive_ids(entity: Entity, seeds: list[str], used: set[str]) -> list[str]:
+def _derive_ids(entity: Entity, seeds: list[str], used: Set[str]) -> list[str]:
     ids: list[str] = []
     seen = set(used)
     for seed in seeds:

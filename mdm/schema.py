@@ -1,7 +1,7 @@
 """The canonical attributes of accounts (organisations) and contacts (people).
 
 Every source is mapped onto these names. Each attribute has a kind, which says how its values
-are cleaned for display and keyed for matching (see ``mdm.matching.standardize``).
+are cleaned for display and keyed for matching (see ``mdm.standardize``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,34 @@ from enum import StrEnum
 class Entity(StrEnum):
     ACCOUNT = "account"
     CONTACT = "contact"
+
+
+# The states the store keeps, as the strings it stores them as.
+
+
+class GoldenStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"  # merged into another golden record: its id redirects there
+    RETIRED = "retired"  # every member record deleted
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"  # a steward decided the pair
+    GONE = "gone"  # a later run no longer found the pair uncertain
+
+
+class LinkDecision(StrEnum):
+    """A steward's decision on two source records."""
+
+    MUST_LINK = "must_link"
+    CANNOT_LINK = "cannot_link"
 
 
 class Kind(StrEnum):

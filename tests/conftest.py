@@ -8,14 +8,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+
+from mdm.matching.protocol import ENGINE_NAMES, MatchEngine, engine_named
 
 POSTGRES_URL = os.environ.get(
     "MDM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property tests draw the same examples on every CI run (a failure there is reproducible, not
+# luck), with no deadline and no too-slow check: a shared runner's slow moment is not a bug.
+# Elsewhere they explore afresh each run. HYPOTHESIS_PROFILE picks a profile by name.
+_HYPOTHESIS_DEFAULT = settings.get_profile("default")
+settings.register_profile(
+    "ci",
+    parent=_HYPOTHESIS_DEFAULT,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", parent=_HYPOTHESIS_DEFAULT, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 def postgres_or_skip() -> str:
@@ -55,3 +74,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=ENGINE_NAMES)
+def engine(request: pytest.FixtureRequest) -> MatchEngine:
+    """Each match engine in turn (as ``store_url`` gives each store)."""
+    return engine_named(request.param)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from mdm.config import MatchSpec
-from mdm.matching import explain_pair, match_records
+from mdm.matching import MatchEngine
 from mdm.matching.compare import NULL, compare_levels
 from mdm.matching.comparisons import (
     ALL_DIFFERENT,
@@ -138,14 +138,14 @@ def test_compare_levels_hand_all_different_members_to_the_group() -> None:
     assert [int(same[row[name], 0]) for name in ADDRESS] == [2, 1, 1]
 
 
-def test_moved_people_are_matched_once_the_address_counts_once() -> None:
+def test_moved_people_are_matched_once_the_address_counts_once(engine: MatchEngine) -> None:
     frame = movers()
     records = frame.drop(columns=["person", "moved"])
     moved_pairs = int(frame["moved"].sum())
     assert moved_pairs == 150
-    right, moved, wrong = found_pairs(match_records(records, spec(grouped=False)).labels, frame)
+    right, moved, wrong = found_pairs(engine.match(records, spec(grouped=False)).labels, frame)
     assert moved < moved_pairs // 2  # three independent disagreements sink most movers
-    grouped = match_records(records, spec())
+    grouped = engine.match(records, spec())
     right, moved, wrong = found_pairs(grouped.labels, frame)
     assert (right, moved, wrong) == (300, moved_pairs, 0)
     assert grouped.model is not None
@@ -158,13 +158,13 @@ def test_moved_people_are_matched_once_the_address_counts_once() -> None:
     assert "address" not in report["names"]["excluded"]
 
 
-def test_explanation_names_the_group_and_adds_up() -> None:
+def test_explanation_names_the_group_and_adds_up(engine: MatchEngine) -> None:
     frame = movers()
     records = frame.drop(columns=["person", "moved"])
-    result = match_records(records, spec())
+    result = engine.match(records, spec())
     assert result.model is not None
     by_id = records.set_index("record_id")
-    explanation = explain_pair(by_id.loc[0], by_id.loc[900], spec(), result.model)
+    explanation = engine.explain(by_id.loc[0], by_id.loc[900], spec(), result.model)
     parts = {c.name: c for c in explanation.comparisons}
     assert parts["address"].label == "all different"
     assert parts["address"].left == f"{by_id.loc[0, 'street']} | {by_id.loc[0, 'city']} | " + str(

@@ -13,13 +13,8 @@ import pytest
 
 from mdm.config import MatchSpec
 from mdm.errors import MdmError
-from mdm.matching import (
-    Decision,
-    FellegiSunterModel,
-    explain_pair,
-    match_records,
-    term_frequencies_of,
-)
+from mdm.matching import Decision, FellegiSunterModel, MatchEngine, MatchStatistics
+from mdm.matching.model import ComparisonModel
 from mdm.matching.train import expectation_maximisation, starting_m
 from mdm.schema import Entity
 
@@ -154,9 +149,9 @@ def test_em_recovers_m_and_the_match_share_with_u_known() -> None:
         np.testing.assert_allclose(estimated, true, atol=0.02)
 
 
-def test_training_learns_a_model_that_separates_duplicates() -> None:
+def test_training_learns_a_model_that_separates_duplicates(engine: MatchEngine) -> None:
     frame = people()
-    result = match_records(frame.drop(columns="person"), spec())
+    result = engine.match(frame.drop(columns="person"), spec())
     assert result.trained
     assert result.model is not None
     precision, recall = same_cluster(result.labels, frame)
@@ -171,9 +166,9 @@ def test_training_learns_a_model_that_separates_duplicates() -> None:
 # ---- term frequencies ----------------------------------------------------------------------------
 
 
-def test_term_frequency_orders_common_below_rare_names() -> None:
+def test_term_frequency_orders_common_below_rare_names(engine: MatchEngine) -> None:
     frame = people()
-    result = match_records(frame.drop(columns="person"), spec())
+    result = engine.match(frame.drop(columns="person"), spec())
     assert result.model is not None
     smiths = frame.index[frame["last_name"] == "smith"][:2]
     rare = frame["last_name"].value_counts()
@@ -181,7 +176,7 @@ def test_term_frequency_orders_common_below_rare_names() -> None:
     rares = frame.index[frame["last_name"] == rare_name][:2]
     weights = {}
     for name, rows in (("smith", smiths), ("rare", rares)):
-        explanation = explain_pair(
+        explanation = engine.explain(
             frame.iloc[rows[0]],
             frame.iloc[rows[1]],
             spec(),
@@ -199,15 +194,15 @@ def test_term_frequency_orders_common_below_rare_names() -> None:
 # ---- the model file ------------------------------------------------------------------------------
 
 
-def test_model_file_round_trip_scores_identically(tmp_path: Path) -> None:
+def test_model_file_round_trip_scores_identically(engine: MatchEngine, tmp_path: Path) -> None:
     frame = people().drop(columns="person")
-    first = match_records(frame, spec())
+    first = engine.match(frame, spec())
     assert first.model is not None
     path = tmp_path / "contact.model.json"
     first.model.save(path)
     loaded = FellegiSunterModel.load(path)
     assert loaded.to_dict() == first.model.to_dict()
-    again = match_records(frame, spec(), model=loaded)
+    again = engine.match(frame, spec(), model=loaded)
     assert not again.trained
     pd.testing.assert_frame_equal(again.pairs, first.pairs)
     pd.testing.assert_frame_equal(again.links, first.links)
@@ -216,13 +211,13 @@ def test_model_file_round_trip_scores_identically(tmp_path: Path) -> None:
     assert '"label": "nickname"' in text and '"prior"' in text  # readable
 
 
-def test_a_model_for_other_comparisons_is_refused(tmp_path: Path) -> None:
+def test_a_model_for_other_comparisons_is_refused(engine: MatchEngine, tmp_path: Path) -> None:
     frame = people().drop(columns="person")
-    model = match_records(frame, spec()).model
+    model = engine.match(frame, spec()).model
     assert model is not None
     other = spec(comparisons=[{"field": "first_name", "kind": "exact"}])
     with pytest.raises(MdmError, match="trained for other comparisons"):
-        match_records(frame, other, model=model)
+        engine.match(frame, other, model=model)
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(MdmError, match="Cannot read the match model"):
         FellegiSunterModel.load(tmp_path / "bad.json")
@@ -231,14 +226,14 @@ def test_a_model_for_other_comparisons_is_refused(tmp_path: Path) -> None:
 # ---- explain -------------------------------------------------------------------------------------
 
 
-def test_explanation_adds_up_to_the_scored_weight() -> None:
+def test_explanation_adds_up_to_the_scored_weight(engine: MatchEngine) -> None:
     frame = people()
-    result = match_records(frame.drop(columns="person"), spec())
+    result = engine.match(frame.drop(columns="person"), spec())
     assert result.model is not None
     assert len(result.pairs)
     by_id = frame.set_index("record_id")
     for row in result.pairs.head(20).itertuples():
-        explanation = explain_pair(
+        explanation = engine.explain(
             by_id.loc[row.left_record_id],
             by_id.loc[row.right_record_id],
             spec(),
@@ -262,19 +257,19 @@ def test_explanation_adds_up_to_the_scored_weight() -> None:
 # ---- decisions, rules and constraints ------------------------------------------------------------
 
 
-def test_constraints_win_over_scores() -> None:
+def test_constraints_win_over_scores(engine: MatchEngine) -> None:
     frame = people()
     records = frame.drop(columns="person")
-    plain = match_records(records, spec())
+    plain = engine.match(records, spec())
     ids = frame["record_id"].to_numpy()
     twin = np.flatnonzero(frame["person"].to_numpy() == frame["person"].iloc[0])
     assert plain.labels[twin[0]] == plain.labels[twin[1]]
     stranger = int(np.flatnonzero(plain.labels != plain.labels[twin[0]])[0])
     pair = [(int(ids[twin[0]]), int(ids[twin[1]]))]
-    apart = match_records(records, spec(), model=plain.model, cannot_link=pair)
+    apart = engine.match(records, spec(), model=plain.model, cannot_link=pair)
     assert apart.labels[twin[0]] != apart.labels[twin[1]]
     forced = pd.DataFrame({"left_record_id": [ids[stranger]], "right_record_id": [ids[twin[0]]]})
-    together = match_records(records, spec(), model=plain.model, must_link=forced)
+    together = engine.match(records, spec(), model=plain.model, must_link=forced)
     assert together.labels[stranger] == together.labels[twin[0]]
     key = (min(ids[stranger], ids[twin[0]]), max(ids[stranger], ids[twin[0]]))
     link = together.links.set_index(["left_record_id", "right_record_id"]).loc[key]
@@ -282,10 +277,10 @@ def test_constraints_win_over_scores() -> None:
     assert link["score"] == 1.0
 
 
-def test_rules_force_matches_and_non_matches() -> None:
+def test_rules_force_matches_and_non_matches(engine: MatchEngine) -> None:
     frame = people()
     records = frame.drop(columns="person")
-    base = match_records(records, spec())
+    base = engine.match(records, spec())
     forced = spec(
         rules=[
             {"name": "same_first_name", "fields": ["first_name"], "action": "match"},
@@ -297,7 +292,7 @@ def test_rules_force_matches_and_non_matches() -> None:
             },
         ]
     )
-    result = match_records(records, forced, model=base.model)
+    result = engine.match(records, forced, model=base.model)
     links = result.links
     assert "same_first_name" in set(links["rule"])
     by_id = records.set_index("record_id")
@@ -312,9 +307,9 @@ def test_rules_force_matches_and_non_matches() -> None:
         assert len(set(members[pd.notna(members)].tolist())) <= 1
 
 
-def test_thresholds_make_review_pairs() -> None:
+def test_thresholds_make_review_pairs(engine: MatchEngine) -> None:
     frame = people().drop(columns="person")
-    strict = match_records(frame, spec(thresholds={"match": 0.999999, "review": 0.01}))
+    strict = engine.match(frame, spec(thresholds={"match": 0.999999, "review": 0.01}))
     decisions = strict.pairs["decision"]
     assert set(decisions.unique()) <= {Decision.MATCH, Decision.REVIEW}
     assert (decisions == Decision.REVIEW).any()
@@ -324,25 +319,25 @@ def test_thresholds_make_review_pairs() -> None:
     assert len(matches) == len(strict.links)
 
 
-def test_labels_refine_the_model() -> None:
+def test_labels_refine_the_model(engine: MatchEngine) -> None:
     frame = people()
     records = frame.drop(columns="person")
-    base = match_records(records, spec())
+    base = engine.match(records, spec())
     labels = pd.DataFrame(
         {"left_record_id": [1000, 1001], "right_record_id": [1002, 1003], "is_match": [True, False]}
     )
-    refined = match_records(records, spec(), model=base.model, labels=labels)
+    refined = engine.match(records, spec(), model=base.model, labels=labels)
     assert refined.model is not None and base.model is not None
     assert refined.model.training["labels"] == {"matches": 1, "non_matches": 1}
     assert refined.model.to_dict()["comparisons"] != base.model.to_dict()["comparisons"]
 
 
-def test_new_records_only_pair_with_at_least_one_new() -> None:
+def test_new_records_only_pair_with_at_least_one_new(engine: MatchEngine) -> None:
     frame = people().drop(columns="person")
     new = np.zeros(len(frame), dtype=bool)
     new[-20:] = True
-    full = match_records(frame, spec())
-    delta = match_records(frame, spec(), model=full.model, new=new)
+    full = engine.match(frame, spec())
+    delta = engine.match(frame, spec(), model=full.model, new=new)
     ids = frame["record_id"].to_numpy()
     new_ids = set(ids[new].tolist())
     assert delta.candidate_pairs < full.candidate_pairs
@@ -352,14 +347,14 @@ def test_new_records_only_pair_with_at_least_one_new() -> None:
     )
 
 
-def test_missing_account_id_column_is_a_warning() -> None:
+def test_missing_account_id_column_is_a_warning(engine: MatchEngine) -> None:
     contact_spec = MatchSpec.model_validate(
         {"entity": Entity.CONTACT, **tomllib.loads((RULES_DIR / "contact.toml").read_text())}
     )
     frame = people().drop(columns="person")
     for column in ["mobile", "company", "title"]:
         frame[column] = pd.array([None] * len(frame), dtype="string")
-    result = match_records(frame, contact_spec)
+    result = engine.match(frame, contact_spec)
     assert any("'account_id'" in warning for warning in result.warnings)
 
 
@@ -371,19 +366,19 @@ def test_default_rules_are_probabilistic_and_load() -> None:
         assert math.isclose(loaded.thresholds.review, 0.5)
 
 
-def test_given_term_frequencies_replace_the_records_own() -> None:
+def test_given_term_frequencies_replace_the_records_own(engine: MatchEngine) -> None:
     frame = people().drop(columns="person")
-    first = match_records(frame, spec())
-    same = match_records(
-        frame, spec(), model=first.model, frequencies=term_frequencies_of(frame, spec())
+    first = engine.match(frame, spec())
+    same = engine.match(
+        frame, spec(), model=first.model, frequencies=engine.term_frequencies(frame, spec())
     )
     pd.testing.assert_frame_equal(same.pairs, first.pairs)
     # A part of the records, scored with the whole population's shares, weighs an exact
     # last name as the whole population does.
     part = frame.sample(frac=0.7, random_state=1).reset_index(drop=True)
-    whole = term_frequencies_of(frame, spec())
-    alone = match_records(part, spec(), model=first.model)
-    shared = match_records(part, spec(), model=first.model, frequencies=whole)
+    whole = engine.term_frequencies(frame, spec())
+    alone = engine.match(part, spec(), model=first.model)
+    shared = engine.match(part, spec(), model=first.model, frequencies=whole)
     assert shared.term_frequencies["last_name"]["smith"] == whole["last_name"]["smith"]
     assert alone.term_frequencies["last_name"]["smith"] != whole["last_name"]["smith"]
     by_pair = first.pairs.set_index(["left_record_id", "right_record_id"])["weight"]
@@ -391,3 +386,77 @@ def test_given_term_frequencies_replace_the_records_own() -> None:
     common = mine.index.intersection(by_pair.index)
     assert len(common)
     np.testing.assert_allclose(mine.loc[common], by_pair.loc[common])
+
+
+def test_statistics_are_exact_on_a_hand_made_case(engine: MatchEngine) -> None:
+    frame = pd.DataFrame(
+        {
+            "record_id": np.arange(10, 16, dtype=np.int64),
+            "first_name": ["ann", "ann", "bob", "bob", "cat", "dan"],
+            "last_name": ["lee", "lee", "lee", "kim", "kim", "ray"],
+            "email": ["a@x.com", "a@x.com", "b@x.com", "b@x.com", None, None],
+        },
+    ).astype({"first_name": "string", "last_name": "string", "email": "string"})
+    hand = MatchSpec.model_validate(
+        {
+            "entity": "contact",
+            "method": "probabilistic",
+            "thresholds": {"match": 0.5, "review": 0.1},
+            "blocking": [
+                {"name": "last_name", "keys": ["last_name"]},
+                {"name": "email", "keys": ["email"]},
+            ],
+            "comparisons": [{"field": "first_name"}, {"field": "email"}],
+        }
+    )
+    # Each exact level weighs +2 bits, each else -2, the prior -1 (1 in 3).
+    model = FellegiSunterModel(
+        entity="contact",
+        prior=1 / 3,
+        comparisons=tuple(
+            ComparisonModel(name, name, labels=("else", "exact"), m=(0.2, 0.8), u=(0.8, 0.2))
+            for name in ["first_name", "email"]
+        ),
+    )
+    result = engine.match(frame, hand, model=model)
+    # last_name makes 0-1, 0-2, 1-2 and 3-4; email makes 0-1 and 2-3. Weights: 0-1 and 2-3
+    # agree on both (-1 + 4 = 3 bits, p = 8/9), 0-2 and 1-2 differ on both (-5, p = 1/33),
+    # 3-4 differs on the name and has no email to compare (-3, p = 1/9: a review).
+    assert result.candidate_pairs == 5
+    counts = [0] * 20
+    counts[0], counts[2], counts[17] = 2, 1, 2
+    level = {"m": 0.8, "u": 0.2, "weight": 2.0}
+    other = {"m": 0.2, "u": 0.8, "weight": -2.0}
+    assert result.statistics.to_dict() == {
+        "blocking": [{"rule": "last_name", "pairs": 4}, {"rule": "email", "pairs": 2}],
+        "levels": [
+            {"comparison": "first_name", "level": "exact", **level},
+            {"comparison": "first_name", "level": "else", **other},
+            {"comparison": "email", "level": "exact", **level},
+            {"comparison": "email", "level": "else", **other},
+        ],
+        "scores": {"edges": [i / 20 for i in range(21)], "counts": counts},
+        "clusters": {"sizes": [1, 2], "counts": [2, 2]},  # 10-11, 12-13, 14, 15
+    }
+    assert result.labels.tolist() == [0, 0, 1, 1, 2, 3]
+    assert result.pairs["decision"].tolist() == [Decision.MATCH, Decision.MATCH, Decision.REVIEW]
+
+
+def test_statistics_add_up_on_a_trained_model(engine: MatchEngine) -> None:
+    frame = people().drop(columns="person")
+    result = engine.match(frame, spec())
+    statistics = result.statistics
+    assert result.model is not None
+    assert [(r.rule, r.pairs) for r in statistics.blocking] == [
+        (report.rule, report.pairs) for report in result.blocking
+    ]
+    assert sum(statistics.scores.counts) == result.candidate_pairs
+    # every pair at or above the review threshold (0.2: a bin edge) is a match or a review
+    assert sum(statistics.scores.counts[4:]) == len(result.pairs)
+    sizes = np.array(statistics.clusters.sizes)
+    assert int((sizes * statistics.clusters.counts).sum()) == len(frame)
+    assert len(statistics.levels) == sum(len(c.labels) for c in result.model.comparisons)
+    last_name = result.model.comparison("last_name")
+    exact = next(s for s in statistics.levels if s.comparison == "last_name")
+    assert (exact.level, exact.m, exact.u) == ("exact", last_name.m[-1], last_name.u[-1])
+    assert MatchStatistics.from_dict(statistics.to_dict()) == statistics

@@ -93,6 +93,36 @@ def test_a_minted_id_never_reuses_a_taken_one() -> None:
     assert second.golden_ids.iloc[0] not in taken
 
 
+def test_minting_again_around_the_used_ids_it_finds_gives_the_ids_of_knowing_them_all() -> None:
+    """The pipeline mints, asks the store which minted ids were ever used, and mints again
+    around those: the ids are those minted knowing every used id at once."""
+    clusters = members([("s", f"k{i}", i) for i in range(6)])
+
+    def mint(taken: set[str]) -> list[str]:
+        result = assign_golden_ids(Entity.ACCOUNT, clusters, NO_HISTORY, NO_AGE, taken)
+        return result.golden_ids.tolist()
+
+    plain = mint(set())
+    used = {plain[0], plain[3]}
+    used.add(mint(used)[0])  # the first cluster's next choice is used too: two rounds
+    taken: set[str] = set()
+    rounds = 0
+    while clashes := set(mint(taken)) & used - taken:
+        taken |= clashes
+        rounds += 1
+    assert rounds == 2
+    assert mint(taken) == mint(used)
+    assert not set(mint(taken)) & used
+    assert [a == b for a, b in zip(mint(taken), plain, strict=True)] == [
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
+
+
 def test_resolve_follows_redirect_chains() -> None:
     table = pd.DataFrame({"from_id": ["A-1", "A-2"], "to_id": ["A-2", "A-3"]})
     assert resolve("A-1", table) == "A-3"

@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 
 from mdm.config import MatchSpec
+from mdm.errors import MdmError
 from mdm.matching.block import BlockingReport, block
 from mdm.matching.compare import ELSE, EXACT, NULL, compare
 from mdm.matching.decide import Decision, decide
-from mdm.matching.engine import match_records
+from mdm.matching.protocol import MatchEngine, engine_named
 from mdm.matching.score import score_rules
 
 RULES_DIR = Path(__file__).parents[1] / "mdm" / "rules" / "match"
@@ -339,8 +340,8 @@ def accounts() -> pd.DataFrame:
     return frame
 
 
-def test_match_records_with_the_default_account_rules() -> None:
-    result = match_records(accounts(), ACCOUNT_RULES)
+def test_match_records_with_the_default_account_rules(engine: MatchEngine) -> None:
+    result = engine.match(accounts(), ACCOUNT_RULES)
     assert result.labels.tolist() == [0, 0, 0, 0, 1, 2, 2, 3]
     assert result.labels.dtype == np.int64
     assert result.links.to_dict("list") == {
@@ -365,11 +366,11 @@ def test_match_records_with_the_default_account_rules() -> None:
     assert result.warnings == []
 
 
-def test_match_records_does_not_depend_on_row_order() -> None:
+def test_match_records_does_not_depend_on_row_order(engine: MatchEngine) -> None:
     frame = accounts()
     shuffled = frame.sample(frac=1, random_state=3).reset_index(drop=True)
-    expected = match_records(frame, ACCOUNT_RULES)
-    result = match_records(shuffled, ACCOUNT_RULES)
+    expected = engine.match(frame, ACCOUNT_RULES)
+    result = engine.match(shuffled, ACCOUNT_RULES)
     pd.testing.assert_frame_equal(result.links, expected.links)
     by_id = dict(zip(frame["record_id"], expected.labels, strict=True))
     clusters = pd.Series(result.labels).groupby(shuffled["record_id"].map(by_id)).nunique()
@@ -377,8 +378,8 @@ def test_match_records_does_not_depend_on_row_order() -> None:
 
 
 @pytest.mark.parametrize("n", [0, 1])
-def test_match_records_on_tiny_input(n: int) -> None:
-    result = match_records(accounts().iloc[:n], ACCOUNT_RULES)
+def test_match_records_on_tiny_input(engine: MatchEngine, n: int) -> None:
+    result = engine.match(accounts().iloc[:n], ACCOUNT_RULES)
     assert result.labels.tolist() == list(range(n))
     assert result.candidate_pairs == 0
     assert list(result.links.columns) == ["left_record_id", "right_record_id", "rule", "score"]
@@ -394,9 +395,11 @@ def test_match_records_on_tiny_input(n: int) -> None:
         (accounts().assign(record_id=1), "repeated record_id"),
     ],
 )
-def test_match_records_rejects_malformed_input(frame: pd.DataFrame, message: str) -> None:
+def test_match_records_rejects_malformed_input(
+    engine: MatchEngine, frame: pd.DataFrame, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
-        match_records(frame, ACCOUNT_RULES)
+        engine.match(frame, ACCOUNT_RULES)
 
 
 # ---- declarative blocking --------------------------------------------------------------------
@@ -583,16 +586,16 @@ def test_rules_method_refuses_probabilistic_parts() -> None:
         )
 
 
-def test_rules_method_honours_constraints() -> None:
+def test_rules_method_honours_constraints(engine: MatchEngine) -> None:
     frame = accounts()
-    result = match_records(frame, ACCOUNT_RULES, cannot_link=[(20, 50)], must_link=[(10, 62)])
+    result = engine.match(frame, ACCOUNT_RULES, cannot_link=[(20, 50)], must_link=[(10, 62)])
     by_id = dict(zip(frame["record_id"], result.labels, strict=True))
     assert by_id[20] != by_id[50]
     assert by_id[10] == by_id[62]
     assert "must_link" in set(result.links["rule"])
 
 
-def test_block_key_texts_make_exactly_the_blocked_pairs() -> None:
+def test_block_key_texts_make_exactly_the_blocked_pairs(engine: MatchEngine) -> None:
     """Two rows share a key text exactly when blocking pairs them: the store's index of these
     texts finds a delta's candidates as blocking everything would."""
     root = str(Path(__file__).resolve().parents[1])
@@ -600,11 +603,10 @@ def test_block_key_texts_make_exactly_the_blocked_pairs() -> None:
         sys.path.insert(0, root)
     from benchmarks.people import generate_people
     from benchmarks.person_engines import load_person_spec, person_records
-    from mdm.matching.block import block_key_texts
 
     spec, _ = load_person_spec()
     records = person_records(generate_people(3_000, seed=4), spec)
-    texts = block_key_texts(records, spec)
+    texts = engine.blocking_keys(records, spec)
     assert texts["key"].str.split("\x1f").str[0].isin([r.name for r in spec.blocking]).all()
     sizes = texts.groupby("key")["row"].transform("size")
     shared = texts[sizes <= spec.max_block_size]
@@ -615,3 +617,33 @@ def test_block_key_texts_make_exactly_the_blocked_pairs() -> None:
     from_block = set(zip(blocked["left"].tolist(), blocked["right"].tolist(), strict=True))
     assert len(from_block) > 1_000
     assert from_texts == from_block
+
+
+def test_rules_method_statistics_are_exact(engine: MatchEngine) -> None:
+    frame = records(
+        {
+            "email": ["a", "a", "a", "b", NA],
+            "first_name": ["x", "x", "z", "z", "q"],
+            "last_name": ["y", "y", "w", "w", "r"],
+            "phone": ["1", "1", "2", "2", "3"],
+        }
+    )
+    result = engine.match(frame, contact_spec(EMAIL, NAME_PHONE))
+    # email makes 0-1, 0-2, 1-2; name and phone make 0-1 and 2-3: four pairs, all matches
+    assert result.candidate_pairs == 4
+    assert result.statistics.to_dict() == {
+        "blocking": [
+            {"rule": "same_email", "pairs": 3},
+            {"rule": "same_name_and_phone", "pairs": 2},
+        ],
+        "levels": [],  # no model: rules score 1.0 or 0.0
+        "scores": {"edges": [i / 20 for i in range(21)], "counts": [0] * 19 + [4]},
+        "clusters": {"sizes": [1, 4], "counts": [1, 1]},
+    }
+    assert result.record_ids.tolist() == frame["record_id"].tolist()
+
+
+def test_engines_are_picked_by_name() -> None:
+    assert engine_named("local").name == "local"
+    with pytest.raises(MdmError, match="no match engine 'quantum'; engines: local"):
+        engine_named("quantum")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import POSTGRES_URL
 from invariants_helper import assert_store_invariants
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, make_url
 
 from mdm import pipeline
 from mdm.config import load_project
@@ -24,11 +29,55 @@ CRM_CONTACTS = Path("data/crm_contacts.csv")
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def project(tmp_path: Path, store_url: str) -> Iterator[Project]:
     directory = tmp_path / "nightly"
     generate_demo(directory, accounts=150, seed=5, faults=False)
     shutil.copytree(DEFAULT_RULES, directory / "rules")
-    return load_project(directory)
+    if is_postgres(store_url):
+        use_store(directory, store_url)
+    # On SQLite the demo's store is a file in the project folder, copied along with it.
+    yield load_project(directory)
+    if is_postgres(store_url):
+        drop_database(copy_database_name(store_url))
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def use_store(directory: Path, url: str) -> None:
+    project_file = directory / "mdm.toml"
+    settings = project_file.read_text(encoding="utf-8")
+    settings = re.sub(r'(?m)^url = "[^"]*"', f'url = "{url}"', settings, count=1)
+    project_file.write_text(settings, encoding="utf-8")
+
+
+def copy_database_name(url: str) -> str:
+    return f"{make_url(url).database}_copy"
+
+
+def copy_database(url: str) -> str:
+    """A copy of the PostgreSQL database at ``url`` (no one may be connected to it); its url."""
+    name = copy_database_name(url)
+    drop_database(name)
+    with server_connection() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"'))
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    with server_connection() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def server_connection() -> Iterator[Connection]:
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -55,6 +104,8 @@ def full_recompute(project: Project, tmp: Path) -> dict[str, pd.DataFrame]:
     if copy.exists():
         shutil.rmtree(copy)
     shutil.copytree(project.root, copy)
+    if is_postgres(project.store_url):
+        use_store(copy, copy_database(project.store_url))
     copied = load_project(copy)
     pipeline.run(copied, full=True, export=False)
     return snapshot(copied, tmp / "copy-out")

@@ -528,6 +528,8 @@ def test_a_pin_is_standardized_like_a_source_value(tmp_path: Path, store_url: st
         ("phone", "555-0101", "it is not a valid phone number"),
         ("country", "Atlantis", "it is not a country name or ISO 3166 code"),
         ("domain", "not a domain", "it is not a website or domain with a registrable domain"),
+        ("tax_id", "DE136695977", "it is not a VAT number or tax number with a valid format "
+         "and check digits (a number without a country prefix is read as a US number)"),
         ("phone", "   ", "a pin needs a value"),
     ],
 )  # fmt: skip

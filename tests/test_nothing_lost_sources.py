@@ -25,7 +25,7 @@ from mdm.config.specs import LoadMode, SourceSpec
 from mdm.errors import MdmError
 from mdm.project_files import DEFAULT_RULES
 from mdm.sources import content_hash, plan_changes, read_source
-from mdm.sources.readers import MAX_VALUE_LINES
+from mdm.sources.csv_files import MAX_VALUE_LINES
 from mdm.sources.validate import MAX_VALUE_CHARS
 from mdm.store import open_store
 

@@ -23,7 +23,7 @@ from mdm.demo import generate_demo
 from mdm.pipeline.models import model_path
 from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
-from mdm.store import io as store_io
+from mdm.store import golden as golden_store
 from mdm.store import open_store
 from mdm.store.tables import Run, SourceRecord, ValuePin
 
@@ -79,8 +79,8 @@ def master(project: Project) -> tuple[dict[str, str], dict[str, dict[str, object
     store = open_store(project.store_url)
     try:
         with store.transaction() as connection:
-            xref = store_io.xref(connection, str(Entity.ACCOUNT))
-            golden = store_io.golden_records(connection, str(Entity.ACCOUNT))
+            xref = golden_store.xref(connection, Entity.ACCOUNT)
+            golden = golden_store.golden_records(connection, Entity.ACCOUNT)
     finally:
         store.close()
     golden = golden[golden["status"] == "active"].set_index("golden_id")

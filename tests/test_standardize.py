@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import unicodedata
+from pathlib import Path
 from typing import Any
 
+import email_validator
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mdm.matching.standardize import (
+from mdm.schema import Entity, Kind
+from mdm.standardize import (
     clean_frame,
     clean_values,
     is_valid,
     match_frame,
     match_values,
 )
-from mdm.schema import Entity, Kind
 
 NA = None  # written in the tables for "missing"; compared against pd.NA
 
@@ -206,6 +209,9 @@ CASES: list[tuple[Kind, object, str | None, str | None]] = [
     (Kind.IDENTIFIER, "12-3456789", "123456789", "123456789"),
     (Kind.IDENTIFIER, "FR/12 345", "FR/12345", "FR12345"),
     (Kind.IDENTIFIER, "---", NA, NA),
+    (Kind.IDENTIFIER, "CHE-116.281.710 MWST", "CHE116281710MWST", "CHE116281710MWST"),
+    (Kind.IDENTIFIER, "EL 094 259 216", "EL094259216", "EL094259216"),
+    (Kind.IDENTIFIER, "nl004495445b01", "NL004495445B01", "NL004495445B01"),
     # key: trimmed only
     (Kind.KEY, "  K-001 ", "K-001", "K-001"),
     (Kind.KEY, "acct 7", "acct 7", "acct 7"),
@@ -271,7 +277,14 @@ VALID_CASES: list[tuple[Kind, object, bool]] = [
     (Kind.PERSON_NAME, "Ann", True),
     (Kind.PERSON_NAME, "   ", False),
     (Kind.COMPANY_NAME, "Acme", True),
-    (Kind.IDENTIFIER, "DE123", True),
+    (Kind.STREET, "1 Main St", True),
+    (Kind.STREET, " \t", False),
+    (Kind.CITY, "Paris", True),
+    (Kind.REGION, "NY", True),
+    (Kind.TEXT, "CEO", True),
+    (Kind.IDENTIFIER, "04-2103594", True),  # a US EIN (the default region)
+    (Kind.IDENTIFIER, "DE136695976", True),  # a German VAT number, whatever the region
+    (Kind.IDENTIFIER, "DE123", False),  # too short for a German VAT number
     (Kind.IDENTIFIER, "..", False),
     (Kind.KEY, "k1", True),
     (Kind.KEY, float("nan"), False),
@@ -283,6 +296,108 @@ def test_is_valid(kind: Kind, raw: object, valid: bool) -> None:
     result = is_valid(kind, pd.Series([raw], dtype=object))
     assert result.dtype == bool
     assert bool(result.iloc[0]) is valid
+
+
+# Email syntax by email-validator (no DNS), after cleaning ("Ann <ann@x.com>" is its address).
+EMAIL_VALIDITY: list[tuple[str, bool]] = [
+    ("ann@acme.com", True),
+    ("Ann.Smith+crm@Acme.co.uk", True),
+    ("Ann Smith <ann@acme.com>", True),
+    ("mailto:ann@acme.com?subject=hi", True),
+    ("ann@acme.com.", True),  # the full stop ends the sentence, not the address
+    ("ännä@acme.de", True),  # unicode local parts (SMTPUTF8)
+    ("josé@acme.com", True),
+    ("用户@例子.广告", True),
+    ("ann@müller.de", True),
+    ("ann@xn--mller-kva.de", True),
+    ("ann@acme.xn--p1ai", True),  # .рф in ASCII form
+    ("a!b#c@acme.com", True),
+    ("x" * 64 + "@acme.com", True),
+    ("ann@@acme.com", False),
+    ("ann@acme", False),
+    ("ann@localhost", False),
+    ("ann@acme.local", False),  # special-use names cannot receive mail
+    ("ann@acme.test", False),
+    ("ann@acme.invalid", False),
+    ("ann@acme.onion", False),
+    ("ann@acme_x.com", False),
+    ("ann@[192.0.2.1]", False),
+    ('"ann smith"@acme.com', False),
+    ("a@b.c", False),  # no top-level domain has one letter
+    ("ann@acme.c0m", False),  # nor a digit
+    ("ann@acme.123", False),
+    ("x" * 65 + "@acme.com", False),  # at most 64 characters before the "@"
+    ("ann.@acme.com", False),
+    ("ann@acme..com", False),
+    ("ann@-acme.com", False),
+    ("ann@acme.com,bob@acme.com", False),
+    ("", False),
+]
+
+
+@pytest.mark.parametrize(("raw", "valid"), EMAIL_VALIDITY, ids=[c[0] for c in EMAIL_VALIDITY])
+def test_email_validity(raw: str, valid: bool) -> None:
+    assert bool(is_valid(Kind.EMAIL, pd.Series([raw])).iloc[0]) is valid
+
+
+# Tax ids by python-stdnum: a prefixed VAT number in its own country, a bare number in the
+# record's country (None: unknown, so only prefixed numbers can be valid).
+TAX_ID_VALIDITY: list[tuple[str, str | None, bool]] = [
+    ("DE136695976", "DE", True),
+    ("DE 136 695 976", None, True),
+    ("de136.695.976", "FR", True),  # a German VAT number, whatever the record's country
+    ("DE136695977", "DE", False),  # wrong check digit
+    ("DE12345678", "DE", False),  # too short
+    ("136695976", "DE", True),  # a bare German VAT number in a German record
+    ("136695976", "GB", False),  # not a British number
+    ("FR40303265045", "FR", True),
+    ("FR41303265045", "FR", False),  # the key does not fit the SIREN
+    ("303265045", "FR", True),  # a SIREN
+    ("GB980780684", "GB", True),
+    ("GB 980 7806 84", None, True),
+    ("GB980780685", "GB", False),
+    ("980780684", "GB", True),
+    ("XI980780684", "GB", True),  # Northern Ireland
+    ("EL094259216", "GR", True),  # Greece's VAT prefix is EL
+    ("NL004495445B01", "NL", True),
+    ("NL004495445B02", "NL", True),
+    ("NL004495446B01", "NL", False),
+    ("ATU13585627", "DE", True),
+    ("CHE-116.281.710 MWST", "CH", True),
+    ("04-2103594", "US", True),  # EIN
+    ("04-2103594", None, False),
+    ("96-4547919", "US", False),  # 96 is no EIN prefix, 964 no SSN area
+    ("12-3456789", "DE", False),  # a US-shaped number in a German record
+    ("DE123", "US", False),
+    ("FR/12 345", "FR", False),
+    ("---", "US", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "valid"), TAX_ID_VALIDITY, ids=[f"{c[0]}|{c[1]}" for c in TAX_ID_VALIDITY]
+)
+def test_tax_id_validity(raw: str, country: str | None, valid: bool) -> None:
+    region = pd.Series([country], dtype=object)
+    assert bool(is_valid(Kind.IDENTIFIER, pd.Series([raw]), region).iloc[0]) is valid
+
+
+def test_tax_ids_are_judged_in_each_rows_country() -> None:
+    ids = pd.Series(["136695976", "136695976", "04-2103594", "04-2103594"], index=[4, 3, 2, 1])
+    countries = pd.Series(["DE", "US", "GB", "Germany"], index=[1, 2, 3, 4])  # aligned by index
+    assert is_valid(Kind.IDENTIFIER, ids, countries).tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("kind", [Kind.EMAIL, Kind.IDENTIFIER, Kind.PHONE, Kind.DOMAIN])
+def test_validity_survives_the_display_form(kind: Kind) -> None:
+    """Survivorship judges display forms, pins judge what a steward typed: both must agree."""
+    raws = [raw for case_kind, raw, _ in VALID_CASES if case_kind is kind]
+    raws += [raw for raw, _ in EMAIL_VALIDITY] if kind is Kind.EMAIL else []
+    raws += [raw for raw, _, _ in TAX_ID_VALIDITY] if kind is Kind.IDENTIFIER else []
+    values = pd.Series(raws, dtype=object)
+    regions = pd.Series(["DE"] * len(raws))
+    clean = clean_values(kind, values, regions)
+    assert is_valid(kind, clean, regions).tolist() == is_valid(kind, values, regions).tolist()
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,6 +597,59 @@ def test_phone_and_postcode_and_identifier_keys_are_compact(values: list[str | N
             assert key.isalnum() and key == key.upper()
 
 
+# Every country with a tax-number table of its own, one with stdnum's generic ones, none.
+_TAX_COUNTRIES = ["AU", "DE", "ES", "FI", "FR", "GB", "IN", "IT", "US", "NL", "BR", None]
+_tax_ids = st.lists(
+    st.one_of(
+        _text,
+        st.from_regex(r"[A-Z]{0,3}[0-9 .\-/]{6,14}[A-Z0-9]{0,3}", fullmatch=True),
+    ),
+    max_size=8,
+)
+
+
+@pytest.mark.parametrize("kind", [Kind.EMAIL, Kind.IDENTIFIER])
+@_property_settings
+@given(values=_tax_ids, data=st.data())
+def test_validity_of_a_value_and_its_display_form_agree(
+    kind: Kind, values: list[str], data: st.DataObject
+) -> None:
+    countries = data.draw(st.lists(st.sampled_from(_TAX_COUNTRIES), min_size=len(values)))
+    series = _series(values)
+    regions = pd.Series(countries[: len(values)], index=series.index, dtype=object)
+    clean = clean_values(kind, series, regions)
+    pd.testing.assert_series_equal(is_valid(kind, clean, regions), is_valid(kind, series, regions))
+
+
+def _email_validator_verdict(address: str) -> bool:
+    """email-validator's own verdict with mdm's options, and a top-level domain of letters."""
+    try:
+        checked = email_validator.validate_email(
+            address, check_deliverability=False, strict=True, allow_display_name=False
+        )
+    except email_validator.EmailNotValidError:
+        return False
+    top_level = checked.domain.rsplit(".", 1)[-1]
+    return len(top_level) >= 2 and top_level.isalpha()
+
+
+# Mostly the plain shape mdm accepts without asking email-validator, with its edge cases: "--",
+# long labels and local parts, special-use and numeric top-level domains.
+_addresses = st.from_regex(
+    r"[a-z0-9._+'-]{1,70}@([a-z0-9-]{1,66}\.){1,3}"
+    r"([a-z]{1,5}|local|test|onion|arpa|xn--p1ai|c0m|[0-9]{2})",
+    fullmatch=True,
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(addresses=st.lists(_addresses, min_size=1, max_size=20))
+def test_email_validity_is_email_validators(addresses: list[str]) -> None:
+    cleaned = clean_values(Kind.EMAIL, pd.Series(addresses))  # "'ann@x.com" is ann@x.com
+    expected = [not pd.isna(address) and _email_validator_verdict(address) for address in cleaned]
+    assert is_valid(Kind.EMAIL, pd.Series(addresses)).tolist() == expected
+
+
 @_property_settings
 @given(values=_texts)
 def test_odd_cells_never_raise(values: list[str | None]) -> None:
@@ -501,3 +669,32 @@ def test_very_long_and_control_strings() -> None:
         match_values(kind, values)
         is_valid(kind, values)
     assert clean_values(Kind.PERSON_NAME, values).iloc[2] == "A B C"
+
+
+# --------------------------------------------------------------------------------------------
+# Layering: standardization depends on the schema only; survivorship does not reach into matching
+# --------------------------------------------------------------------------------------------
+
+
+def _mdm_imports(package: str) -> set[str]:
+    root = Path(__file__).parents[1] / "mdm" / package
+    found: set[str] = set()
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+    return {name for name in found if name == "mdm" or name.startswith("mdm.")}
+
+
+def test_standardize_uses_only_the_schema() -> None:
+    imported = _mdm_imports("standardize")
+    assert "mdm.standardize.vectorized" in imported  # the scan sees the package's own imports
+    assert {name for name in imported if not name.startswith("mdm.standardize")} == {"mdm.schema"}
+
+
+def test_survivorship_imports_nothing_from_matching() -> None:
+    imported = _mdm_imports("survivorship")
+    assert "mdm.standardize" in imported
+    assert not [name for name in imported if name.startswith("mdm.matching")]

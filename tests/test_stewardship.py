@@ -14,9 +14,10 @@ from mdm.config import load_project
 from mdm.config.specs import Project
 from mdm.errors import MdmError
 from mdm.project_files import DEFAULT_RULES
-from mdm.store import io as store_io
+from mdm.schema import Entity
 from mdm.store import open_store
-from mdm.views import golden_history, golden_lineage, resolve_id
+from mdm.store.stewardship import active_decisions
+from mdm.views import golden_history, golden_lineage, reading, resolve_id
 
 PROJECT = """
 [store]
@@ -82,14 +83,18 @@ def test_an_undone_merge_restores_the_old_id_and_stays_undone(project: Project) 
     survivor = merged["1"]
     assert merged["2"] == survivor
     gone = before["2"] if survivor == before["1"] else before["1"]
-    assert resolve_id(project, gone) == (survivor, "active")
+    with reading(project.store_url) as connection:
+        resolved = resolve_id(connection, gone)
+    assert (resolved.golden_id, resolved.status) == (survivor, "active")
 
     result = stewardship.unmerge(project, gone, actor="ana", reason="two shops")
     assert "separated" in result.message
     after = golden_of(project)
     assert after == before  # the merged-away id is back, with its own record
-    assert resolve_id(project, gone) == (gone, "active")
-    events = golden_history(project, gone).events["event"].tolist()
+    with reading(project.store_url) as connection:
+        resolved = resolve_id(connection, gone)
+        events = [event.event for event in golden_history(connection, gone).events]
+    assert (resolved.golden_id, resolved.status) == (gone, "active")
     assert events == ["created", "merged", "revived"]
 
     # The decision binds: the next nightly run and a full recompute keep them apart.
@@ -120,8 +125,9 @@ def test_a_pin_wins_until_unpinned(project: Project) -> None:
     [golden_id] = golden_of(project).values()
     stewardship.pin_value(project, golden_id, "phone", "+14155550000", actor="ana")
     assert accounts(project).loc[golden_id, "phone"] == "+14155550000"
-    lineage = golden_lineage(project, golden_id).set_index("attribute")
-    assert lineage.loc["phone", "rule"] == "steward_pin"
+    with reading(project.store_url) as connection:
+        lineage = {row.attribute: row for row in golden_lineage(connection, golden_id)}
+    assert lineage["phone"].rule == "steward_pin"
     # A newer source value does not override the pin.
     load(project, "1,Acme Inc,(415) 555-0177,94105,2024-05-01\n")
     assert accounts(project).loc[golden_id, "phone"] == "+14155550000"
@@ -153,7 +159,7 @@ def test_pair_decisions_bind_later_runs(project: Project) -> None:
     store = open_store(project.store_url)
     try:
         with store.transaction() as connection:
-            assert store_io.active_decisions(connection, "account").shape[0] == 2
+            assert active_decisions(connection, Entity.ACCOUNT).shape[0] == 2
     finally:
         store.close()
     assert_store_invariants(project)

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdm.config import SurvivorshipRule, SurvivorshipSpec
-from mdm.matching.standardize import is_valid, match_values
 from mdm.schema import Entity, Kind, survived_attribute_names
 from mdm.schema import attribute as schema_attribute
+from mdm.standardize import is_valid, match_values
 from mdm.survivorship import LINEAGE_DTYPES, RULES, TIE_BREAK, Golden, build_golden, compile_rule
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "mdm" / "rules" / "survivorship"
@@ -539,3 +539,25 @@ def _date(text: str) -> datetime | None:
 @given(spec=specs, members=member_tables())
 def test_matches_the_rules_read_literally(spec: SurvivorshipSpec, members: pd.DataFrame) -> None:
     assert lineage_rows(build_golden(spec, members)) == oracle(spec, members)
+
+
+def test_valid_first_judges_a_tax_id_in_its_records_country() -> None:
+    spec = make_spec(["ERP"], [SP], tax_id=[SurvivorshipRule.VALID_FIRST, MR])
+    golden = build_golden(
+        spec,
+        make_members(
+            [
+                # Nine digits are a US number but no German one: the older German VAT wins.
+                ("G1", 1, "erp", "ERP", "2024-02-01", {"country": "DE", "tax_id": "123456789"}),
+                ("G1", 2, "erp", "ERP", "2024-01-01", {"country": "DE", "tax_id": "136695976"}),
+                # Without a country a bare number is read as a US one; a bad check digit loses.
+                ("G2", 3, "erp", "ERP", "2024-01-01", {"tax_id": "042103594"}),
+                ("G2", 4, "erp", "ERP", "2024-02-01", {"country": "US", "tax_id": "DE136695977"}),
+            ]
+        ),
+    )
+    rows = [row for row in lineage_rows(golden) if row[1] == "tax_id"]
+    assert rows == [
+        ("G1", "tax_id", "136695976", 2, "valid_first", 2),
+        ("G2", "tax_id", "042103594", 3, "valid_first", 2),
+    ]

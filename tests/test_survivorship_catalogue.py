@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from mdm.config import SurvivorshipRule, SurvivorshipSpec, load_project
 from mdm.config.survivorship_spec import VALUE_RULES
 from mdm.errors import MdmError
-from mdm.matching.standardize import clean_values, is_valid
 from mdm.project_files import write_new_project
 from mdm.schema import Entity, Kind, survived_attribute_names
+from mdm.standardize import clean_values, is_valid
 from mdm.survivorship import LINEAGE_DTYPES, MAX_BEATEN, STEWARD_PIN, Golden, build_golden
 
 R = SurvivorshipRule

@@ -1,17 +1,23 @@
-"""Matching: standardize, block, compare, score, decide and cluster source records.
+"""Matching: block, compare, score, decide and cluster source records.
 
-The public face of the engine; the stages live in the modules beside this one.
+The public face of the engines; the stages live in the modules beside this one. Pick an engine
+with ``engine_named`` (``local`` for now) and talk to it through ``MatchEngine``.
 """
 
 from mdm.matching.block import Blocked, BlockingReport, block
 from mdm.matching.cluster import bridges, cluster, connected_components
 from mdm.matching.comparisons import Check, Comparison, Level, comparison_from_spec, preset_levels
 from mdm.matching.decide import Decision, decide
-from mdm.matching.engine import MatchResult, match_records, term_frequencies, term_frequencies_of
+from mdm.matching.engine import LocalEngine
 from mdm.matching.explain import ComparisonExplanation, Explanation, explain_pair
 from mdm.matching.model import ComparisonModel, FellegiSunterModel
+from mdm.matching.protocol import DEFAULT_ENGINE, ENGINE_NAMES, MatchEngine, engine_named
+from mdm.matching.result import MatchResult
+from mdm.matching.statistics import MatchStatistics
 
 __all__ = [
+    "DEFAULT_ENGINE",
+    "ENGINE_NAMES",
     "Blocked",
     "BlockingReport",
     "Check",
@@ -22,16 +28,17 @@ __all__ = [
     "Explanation",
     "FellegiSunterModel",
     "Level",
+    "LocalEngine",
+    "MatchEngine",
     "MatchResult",
+    "MatchStatistics",
     "block",
     "bridges",
     "cluster",
     "comparison_from_spec",
     "connected_components",
     "decide",
+    "engine_named",
     "explain_pair",
-    "match_records",
     "preset_levels",
-    "term_frequencies",
-    "term_frequencies_of",
 ]

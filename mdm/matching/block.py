@@ -35,6 +35,7 @@ from mdm.config.match_spec import (
     RuleAction,
 )
 from mdm.matching import values as V
+from mdm.matching.encoded import EncodedRecords, column_values, encode
 from mdm.matching.values import FieldValues, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -87,49 +88,60 @@ def blocking_rules(spec: MatchSpec) -> list[BlockingRuleSpec]:
     return [*spec.blocking, *exact_rules]
 
 
+def blocking_columns(spec: MatchSpec) -> list[str]:
+    """The columns (or ``"a+b"`` joined columns) the blocking rules read, in rule order."""
+    rules = blocking_rules(spec)
+    return list(dict.fromkeys(key.column for rule in rules for key in rule.keys))
+
+
 def block(
     records: pd.DataFrame,
     spec: MatchSpec,
     *,
     new: npt.ArrayLike | None = None,
     groups: npt.ArrayLike | None = None,
-    cache: dict[str, FieldValues] | None = None,
 ) -> Blocked:
-    """Candidate pairs of ``records`` under ``spec``'s blocking rules.
+    """Candidate pairs of ``records`` under ``spec``'s blocking rules (``block_records`` on
+    the blocking columns of a frame).
 
     ``new`` (bool per row): only pairs with at least one new record. ``groups`` (a label per
-    row): only pairs whose labels differ. ``cache`` keeps each field's codes for later stages.
+    row): only pairs whose labels differ.
     """
-    rules = blocking_rules(spec)
     absent = sorted(
-        {f for rule in rules for key in rule.keys for f in key.inputs}
+        {f for rule in blocking_rules(spec) for key in rule.keys for f in key.inputs}
         & (set(DERIVED_FIELDS[spec.entity]) - set(records.columns))
     )
     if absent:  # a derived column the caller did not add (account_id): no keys from it
         empty = pd.array([pd.NA] * len(records), dtype="string")
         records = records.assign(**dict.fromkeys(absent, empty))
+    encoded = encode(records, blocking_columns(spec), new=new, groups=groups)
+    return block_records(encoded, spec)
+
+
+def block_records(records: EncodedRecords, spec: MatchSpec) -> Blocked:
+    """Candidate pairs of ``records`` (which hold every blocking column) under ``spec``'s
+    blocking rules, restricted to pairs touching a new record or across groups when
+    ``records`` carry those."""
+    rules = blocking_rules(spec)
     if len(rules) > MAX_RULES:
         raise ValueError(f"at most {MAX_RULES} blocking rules, got {len(rules)}")
-    n = len(records)
-    fields = cache if cache is not None else {}
-    new_mask = None if new is None else np.asarray(new, dtype=bool)
-    group_codes = None if groups is None else _group_codes(groups)
+    n = records.size
     keys: list[IntArray] = []
     reports: list[BlockingReport] = []
     warnings: list[str] = []
     for rule in rules:
-        blocks = _rule_keys(records, rule, fields, n)
+        blocks = _rule_keys(records, rule)
         sizes = np.bincount(blocks.codes).astype(np.int64)
         oversized = np.flatnonzero(sizes > spec.max_block_size)
         warnings += _oversized_warnings(records, spec, rule, blocks, sizes, oversized)
         kept = _keep_blocks(blocks, sizes <= spec.max_block_size)
-        kept = _restrict_blocks(kept, new_mask, group_codes)
+        kept = _restrict_blocks(kept, records.new, records.groups)
         left, right = _pairs_within_blocks(kept)
-        if new_mask is not None:
-            touching = new_mask[left] | new_mask[right]
+        if records.new is not None:
+            touching = records.new[left] | records.new[right]
             left, right = left[touching], right[touching]
-        if group_codes is not None:
-            across = group_codes[left] != group_codes[right]
+        if records.groups is not None:
+            across = records.groups[left] != records.groups[right]
             left, right = left[across], right[across]
         pair_keys = V.sorted_unique(left * max(n, 1) + right)  # a rule can make a pair twice
         keys.append(pair_keys)
@@ -150,42 +162,15 @@ def block(
     return Blocked(pairs, bits, rules, reports, warnings)
 
 
-def field_values(records: pd.DataFrame, name: str, cache: dict[str, FieldValues]) -> FieldValues:
-    """The codes of column ``name`` (or of columns joined by spaces: ``"a+b"``), computed once
-    per cache."""
-    if name not in cache:
-        cache[name] = FieldValues.of(joined_column(records, name))
-    return cache[name]
-
-
-def joined_column(records: pd.DataFrame, name: str) -> pd.Series:
-    """Column ``name``, or for ``"a+b"`` the non-empty values of a and b joined by a space."""
-    if name in records.columns or "+" not in name:
-        return records[name]
-    parts = [records[part].astype("string").fillna("") for part in name.split("+")]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + " " + part
-    joined = joined.str.strip()  # one space between words: match keys have no runs of spaces
-    return joined.mask(joined == "")
-
-
-def _group_codes(groups: npt.ArrayLike) -> IntArray:
-    codes, _ = pd.factorize(pd.Series(np.asarray(groups)), use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64)
-
-
 # Keys -----------------------------------------------------------------------------------------
 
 
-def _rule_keys(
-    records: pd.DataFrame, rule: BlockingRuleSpec, cache: dict[str, FieldValues], n: int
-) -> _Keys:
+def _rule_keys(records: EncodedRecords, rule: BlockingRuleSpec) -> _Keys:
     """Rows and block codes of one rule: the AND of its keys (a join on the row)."""
     combined: _Keys | None = None
     for key in rule.keys:
-        keyed = _key(field_values(records, key.column, cache), key)
-        combined = keyed if combined is None else _and(combined, keyed, n)
+        keyed = _key(records.values(key.column), key)
+        combined = keyed if combined is None else _and(combined, keyed, records.size)
     assert combined is not None  # a rule has at least one key (validated)
     # One entry per (row, block): a token repeated in a value is one key.
     width = int(combined.codes.max(initial=-1)) + 1
@@ -343,7 +328,7 @@ def _pair_frame(left: IntArray, right: IntArray) -> pd.DataFrame:
 
 
 def _oversized_warnings(
-    records: pd.DataFrame,
+    records: EncodedRecords,
     spec: MatchSpec,
     rule: BlockingRuleSpec,
     blocks: _Keys,
@@ -370,12 +355,12 @@ def _oversized_warnings(
     return warnings
 
 
-def _describe(records: pd.DataFrame, rule: BlockingRuleSpec, rows: list[int]) -> str:
+def _describe(records: EncodedRecords, rule: BlockingRuleSpec, rows: list[int]) -> str:
     """The key two records of a block share, as ``field='value'`` (transforms applied)."""
     parts = []
     for key in rule.keys:
-        column = joined_column(records, key.column)
-        first, second = (str(column.iloc[row]) for row in rows)
+        values = records.values(key.column)
+        first, second = (str(values.uniques[values.codes[row]]) for row in rows)
         parts.append(f"{key.label}={_shown_key(first, second, key)!r}")
     return ", ".join(parts)
 
@@ -411,7 +396,7 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     can index them and find a new record's candidates without blocking every record again.
     Arrays throughout: a nightly delta makes these for a few records many times.
     """
-    cache: dict[str, FieldValues] = {}
+    columns: dict[str, FieldValues] = {}  # each column encoded once, for every rule using it
     rows: list[IntArray] = []
     texts: list[V.ObjectArray] = []
     for rule in blocking_rules(spec):
@@ -419,7 +404,9 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
             continue  # a field the records lack: no keys from this rule
         rule_rows, rule_texts = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
         for position, key in enumerate(rule.keys):
-            key_rows, key_texts = _key_texts(field_values(records, key.column, cache), key)
+            if key.column not in columns:
+                columns[key.column] = column_values(records, key.column)
+            key_rows, key_texts = _key_texts(columns[key.column], key)
             if position == 0:
                 rule_rows, rule_texts = key_rows, rule.name + KEY_SEPARATOR + key_texts
             else:  # AND: every part of the row with every earlier combination

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mdm.matching.comparisons import Comparison, group_levels
-from mdm.matching.values import FieldValues
+from mdm.matching.encoded import EncodedRecords, encode
 
 NULL: Final = -1
 ELSE: Final = 0
@@ -37,8 +37,23 @@ def compare(records: pd.DataFrame, pairs: pd.DataFrame, fields: list[str]) -> pd
     """
     left = pairs["left"].to_numpy(dtype=np.int64)
     right = pairs["right"].to_numpy(dtype=np.int64)
-    levels = {field: _exact_levels(records[field], left, right) for field in dict.fromkeys(fields)}
-    return pd.DataFrame(levels, index=pairs.index)
+    encoded = encode(records, fields)
+    return exact_levels(encoded, left, right, fields).set_axis(pairs.index)
+
+
+def exact_levels(
+    records: EncodedRecords,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    fields: Sequence[str],
+) -> pd.DataFrame:
+    """Exact-only level codes of the pairs of rows ``left[i]``, ``right[i]``: one int8 column
+    per field of ``records`` (repeats dropped, order kept)."""
+    levels = {
+        field: _exact_levels(records.values(field).codes, left, right)
+        for field in dict.fromkeys(fields)
+    }
+    return pd.DataFrame(levels, index=pd.RangeIndex(len(left)))
 
 
 def compare_levels(
@@ -46,27 +61,33 @@ def compare_levels(
     left: npt.NDArray[np.int64],
     right: npt.NDArray[np.int64],
     comparisons: Sequence[Comparison],
-    cache: dict[str, FieldValues] | None = None,
+) -> npt.NDArray[np.int8]:
+    """``compare_pairs`` on the columns of a frame that the comparisons read."""
+    fields = [c.field for c in comparisons if not c.members and c.field in records.columns]
+    swaps = [(c.field, c.swap_with) for c in comparisons if c.swap_with is not None]
+    return compare_pairs(encode(records, fields, swaps=swaps), left, right, comparisons)
+
+
+def compare_pairs(
+    records: EncodedRecords,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    comparisons: Sequence[Comparison],
 ) -> npt.NDArray[np.int8]:
     """Level codes of the pairs of rows ``left[i]``, ``right[i]``: shape (comparisons, pairs).
 
-    A comparison whose field is not a column of ``records`` gives ``NULL`` everywhere (no
-    evidence): the engine warns about it. ``cache`` keeps each column's codes across calls.
+    A comparison whose field ``records`` do not hold gives ``NULL`` everywhere (no evidence):
+    the engine warns about it.
     """
-    fields = cache if cache is not None else {}
     out = np.full((len(comparisons), len(left)), NULL, dtype=np.int8)
     for index, comparison in enumerate(comparisons):
-        if comparison.members or comparison.field not in records.columns:
+        if comparison.members or comparison.field not in records.fields:
             continue
-        if comparison.field not in fields:
-            fields[comparison.field] = FieldValues.of(records[comparison.field])
         swapped = None
-        if comparison.swap_with is not None and comparison.swap_with in records.columns:
-            swapped = _shared_codes(records, comparison.field, comparison.swap_with)
-        elif comparison.swap_with is not None:  # nothing to swap with: never swapped
-            missing = np.full(len(records), -1, dtype=np.int64)
-            swapped = (missing, missing)
-        out[index] = comparison.compute(fields[comparison.field], left, right, swapped)
+        if comparison.swap_with is not None:  # all missing when there is nothing to swap with
+            swapped = records.swap_codes(comparison.field, comparison.swap_with)
+        values = records.values(comparison.field)
+        out[index] = comparison.compute(values, left, right, swapped)
     _apply_groups(out, comparisons)
     return out
 
@@ -84,21 +105,10 @@ def _apply_groups(out: npt.NDArray[np.int8], comparisons: Sequence[Comparison]) 
             out[member, all_different] = NULL
 
 
-def _shared_codes(
-    records: pd.DataFrame, first: str, second: str
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Row codes of two columns in one numbering: equal values get equal codes across them."""
-    both = pd.concat([records[first], records[second]], ignore_index=True).astype("string")
-    codes, _ = pd.factorize(both, use_na_sentinel=True)
-    codes = np.asarray(codes, dtype=np.int64)
-    return codes[: len(records)], codes[len(records) :]
-
-
 def _exact_levels(
-    values: pd.Series, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.int64], left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int8]:
-    # Factorizing once turns string equality into integer equality; NA becomes code -1.
-    codes, _ = pd.factorize(values)
+    # Codes turn string equality into integer equality; NA is code -1.
     left_codes = codes[left]
     right_codes = codes[right]
     levels = np.where(left_codes == right_codes, EXACT, ELSE).astype(np.int8)

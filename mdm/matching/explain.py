@@ -74,9 +74,9 @@ def explain_pair(
     frame = pd.DataFrame(
         {f: pd.array([_value(record_a, f), _value(record_b, f)], dtype="string") for f in fields}
     )
-    cache = {f: FieldValues.of(frame[f]) for f in fields}
+    columns = {f: FieldValues.of(frame[f]) for f in fields}
     left, right = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
-    levels = compare_levels(frame, left, right, comparisons, cache)[:, 0]
+    levels = compare_levels(frame, left, right, comparisons)[:, 0]
     parts = []
     for comparison, fitted, level in zip(
         comparisons, model.comparisons, levels.tolist(), strict=True
@@ -118,7 +118,7 @@ def explain_pair(
         decision = Decision.MATCH
     elif total >= log2_odds(spec.thresholds.review):
         decision = Decision.REVIEW
-    verdict, names = forced_by_rules(spec.rules, cache, left, right)
+    verdict, names = forced_by_rules(spec.rules, columns, left, right)
     rule = None if pd.isna(names.iloc[0]) else str(names.iloc[0])
     if verdict[0] == 1:
         decision = Decision.MATCH

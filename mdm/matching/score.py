@@ -22,8 +22,9 @@ from scipy.special import expit
 from mdm.config.match_spec import MatchMethod, MatchRuleSpec, MatchSpec, RuleAction
 from mdm.matching.compare import EXACT
 from mdm.matching.comparisons import Comparison
+from mdm.matching.encoded import EncodedRecords
 from mdm.matching.model import ComparisonModel, FellegiSunterModel
-from mdm.matching.values import FieldValues
+from mdm.matching.values import FieldValues, IntArray
 
 
 def score_rules(levels: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
@@ -62,22 +63,26 @@ def match_weights(
     levels: npt.NDArray[np.int8],
     model: FellegiSunterModel,
     comparisons: Sequence[Comparison],
+    records: EncodedRecords,
     left: npt.NDArray[np.int64],
-    right: npt.NDArray[np.int64],
-    values: Mapping[str, FieldValues],
 ) -> npt.NDArray[np.float64]:
-    """Each pair's match weight: the prior's plus its levels' (comparisons, pairs).
+    """Each pair's match weight: the prior's plus its levels' (comparisons, pairs), for pairs
+    of rows ``left[i]``, ``right[i]`` of ``records`` (only ``left`` is read: a term-frequency
+    adjustment applies where the two values are one).
 
     A term-frequency adjusted comparison weighs an exact match by the value's own frequency
+    (``records.shares``; the shares among ``records`` for a field without given shares)
     instead of the average u: ``log2(m / max(frequency, tf_minimum_u))``.
     """
     total = np.full(levels.shape[1], model.prior_weight, dtype=np.float64)
     for index, (comparison, fitted) in enumerate(zip(comparisons, model.comparisons, strict=True)):
         total += fitted.weight_table()[levels[index]]
-        if fitted.tf_adjust and comparison.field in values:
-            total += tf_adjustment(
-                levels[index], comparison, fitted, values[comparison.field], left
-            )
+        if fitted.tf_adjust and comparison.field in records.fields:
+            values = records.values(comparison.field)
+            shares = records.shares.get(comparison.field)
+            if shares is None:
+                shares = values.frequencies()
+            total += tf_adjustment(levels[index], comparison, fitted, values.codes, shares, left)
     return total
 
 
@@ -85,17 +90,18 @@ def tf_adjustment(
     levels: npt.NDArray[np.int8],
     comparison: Comparison,
     fitted: ComparisonModel,
-    values: FieldValues,
+    codes: IntArray,
+    shares: npt.NDArray[np.float64],
     left: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
-    """Bits to add to each pair's weight: ``log2(u_exact / max(frequency, floor))`` where the
-    pair matches exactly (its two values are one), else 0."""
+    """Bits to add to each pair's weight: ``log2(u_exact / max(share, floor))`` where the
+    pair matches exactly (its two values are one), else 0. ``codes``: each row's value code;
+    ``shares``: each value's share."""
     out = np.zeros(len(levels), dtype=np.float64)
     exact = np.flatnonzero(levels == comparison.exact_code)
     if not len(exact):
         return out
-    frequency = values.shares()
-    u_tf = np.maximum(frequency[values.codes[left[exact]]], fitted.tf_minimum_u)
+    u_tf = np.maximum(shares[codes[left[exact]]], fitted.tf_minimum_u)
     out[exact] = math.log2(fitted.u[comparison.exact_code]) - np.log2(u_tf)
     return out
 

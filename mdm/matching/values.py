@@ -23,9 +23,12 @@ MISSING: Final = -1  # the code of an empty value
 _T = TypeVar("_T")
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class FieldValues:
-    """Row codes (``MISSING`` for NA) into ``uniques``, the distinct values as ``str``."""
+    """Row codes (``MISSING`` for NA) into ``uniques``, the distinct values as ``str``.
+
+    What ``derived`` computes from the distinct values is kept: a cache of pure functions of
+    ``uniques``, so a ``FieldValues`` is never changed by being read."""
 
     codes: IntArray
     uniques: ObjectArray
@@ -44,14 +47,6 @@ class FieldValues:
         if name not in self._derived:
             self._derived[name] = make(self.uniques)
         return cast(_T, self._derived[name])
-
-    def shares(self) -> npt.NDArray[np.float64]:
-        """``frequencies()``, computed once, unless set from outside with ``set_derived``."""
-        return self.derived("frequency", lambda _uniques: self.frequencies())
-
-    def set_derived(self, name: str, value: object) -> None:
-        """Provide ``name`` from outside (shares of a larger population, say)."""
-        self._derived[name] = value
 
     def frequencies(self) -> npt.NDArray[np.float64]:
         """Each distinct value's share of the non-empty rows (term frequency)."""

@@ -19,16 +19,16 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.errors import ProblemCollector, Reason, describe_error
+from mdm.pipeline.clock import RunClock, StageTiming, counted
 from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
 from mdm.pipeline.models import RunModels
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
 from mdm.publish.export import ExportFormat, export_master, export_store
-from mdm.schema import Entity
+from mdm.schema import Entity, RunStatus
 from mdm.sources import SourceLoad, check_source, read_source
-from mdm.store import Store, marks, open_store
-from mdm.store import io as store_io
-from mdm.store.lock import writer_lock
+from mdm.store import Store, database, golden, marks, open_store, runs
+from mdm.store.migrate import writing
 
 Progress = Callable[[str], None]
 
@@ -42,6 +42,7 @@ class RunSummary:
     exports: str | None = None
     full: bool = False  # recomputed everything (first run, rules changed, or asked)
     basis: str | None = None  # resolution_basis() of the run
+    stages: list[StageTiming] = field(default_factory=list)  # seconds and peak memory
 
     @property
     def quarantined(self) -> int:
@@ -76,14 +77,15 @@ def run(
     say = progress or (lambda _message: None)
     say("checking sources")
     preflight(project)
-    loads = [_read(project, source.name, say) for source in project.spec.sources]
-    store = open_store(project.store_url)
+    clock = RunClock()
+    loads = [_read(project, source.name, say, clock) for source in project.spec.sources]
+    store = open_store(project.store_url, writing=True)
     try:
-        with writer_lock(store.engine, command, wait_seconds):
+        with writing(store, command, wait_seconds):
             failpoints.reached("run.locked")
             models = RunModels(project)
             summary = _run_in_transaction(
-                store, project, loads, command, resolve, full, models, say, allow_deletes
+                store, project, loads, command, resolve, full, models, say, clock, allow_deletes
             )
             failpoints.reached("run.committed")
             models.write()
@@ -91,15 +93,21 @@ def run(
             # folder never goes back to an older master.
             if export and resolve:
                 say("exporting")
-                summary.exports = str(_export(store, project))
+                _export(store, project, summary, clock)
         return summary
     finally:
         store.close()
 
 
-def _export(store: Store, project: Project) -> Path:
+def _export(store: Store, project: Project, summary: RunSummary, clock: RunClock) -> None:
+    """Export the master the run committed, then add the export to the run's record."""
+    with clock.stage("export") as stage:
+        with store.transaction() as connection:
+            summary.exports = str(export_master(connection, project.exports_dir, ExportFormat.CSV))
+        stage.counts = summary.exports
+    summary.stages = clock.timings
     with store.transaction() as connection:
-        return export_master(connection, project.exports_dir, ExportFormat.CSV)
+        runs.finish_run(connection, summary.run_id, RunStatus.SUCCEEDED, summary.to_dict())
 
 
 def preflight(project: Project) -> None:
@@ -112,9 +120,12 @@ def preflight(project: Project) -> None:
     problems.raise_if_any(Reason.SOURCE, "The run was stopped before writing anything.")
 
 
-def _read(project: Project, name: str, say: Progress) -> SourceLoad:
+def _read(project: Project, name: str, say: Progress, clock: RunClock) -> SourceLoad:
     say(f"reading {name}")
-    return read_source(project.source(name), project.root)
+    with clock.stage("read", name) as stage:
+        load = read_source(project.source(name), project.root)
+        stage.counts = f"{counted(load.rows_read, 'row')}, {len(load.records):,} good"
+    return load
 
 
 def _run_in_transaction(
@@ -126,44 +137,57 @@ def _run_in_transaction(
     full: bool,
     models: RunModels,
     say: Progress,
+    clock: RunClock,
     allow_deletes: frozenset[str] = frozenset(),
 ) -> RunSummary:
     config = config_snapshot(project)
     try:
         with store.transaction() as connection:
-            run_id = store_io.start_run(connection, command, config)
+            run_id = runs.start_run(connection, command, config)
             summary = RunSummary(run_id=run_id, command=command)
             for load in loads:
                 say(f"loading {load.spec.name}")
-                summary.sources.append(
-                    ingest_load(connection, run_id, load, project, allow_deletes)
-                )
+                with clock.stage("ingest", load.spec.name) as stage:
+                    ingested = ingest_load(connection, run_id, load, project, allow_deletes, clock)
+                    stage.counts = _ingested(ingested)
+                summary.sources.append(ingested)
                 failpoints.reached(f"ingest.{load.spec.name}")
             if resolve:
                 basis = resolution_basis(project)
                 full = full or _needs_full(connection, basis)
                 summary.full = full
                 say("matching accounts")
-                summary.entities = _resolve_all(connection, run_id, project, full, models, say)
+                summary.entities = _resolve_all(
+                    connection, run_id, project, full, models, say, clock
+                )
                 if full:
-                    store_io.refresh_statistics(connection)
+                    with clock.stage("analyze"):
+                        database.refresh_statistics(connection)
                 # After the run: a model it trained is part of what the next uses.
                 summary.basis = resolution_basis(project, models)
-            store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+            summary.stages = clock.timings
+            runs.finish_run(connection, run_id, RunStatus.SUCCEEDED, summary.to_dict())
             failpoints.reached("run.finished")
             return summary
     except Exception as error:
         with store.transaction() as connection:
-            store_io.record_failed_run(connection, command, config, describe_error(error))
+            runs.record_failed_run(connection, command, config, describe_error(error))
         raise
+
+
+def _ingested(source: SourceSummary) -> str:
+    return (
+        f"{source.inserted:,} inserted, {source.updated:,} updated, {source.deleted:,} deleted, "
+        f"{source.unchanged:,} unchanged, {source.quarantined:,} quarantined"
+    )
 
 
 def _needs_full(connection: Connection, basis: str) -> bool:
     """Recompute everything: the rules or models changed, or no resolution mark says how far
     the loads were resolved (a new store, or one made before marks were kept)."""
-    if store_io.last_resolution_basis(connection) != basis:
+    if runs.last_resolution_basis(connection) != basis:
         return True
-    return any(marks.resolution_mark(connection, str(entity)) is None for entity in Entity)
+    return any(marks.resolution_mark(connection, entity) is None for entity in Entity)
 
 
 def _resolve_all(
@@ -173,8 +197,11 @@ def _resolve_all(
     full: bool,
     models: RunModels,
     say: Progress,
+    clock: RunClock,
 ) -> list[EntitySummary]:
-    accounts = resolve_entity(connection, run_id, project, Entity.ACCOUNT, full=full, models=models)
+    accounts = resolve_entity(
+        connection, run_id, project, Entity.ACCOUNT, full=full, models=models, clock=clock
+    )
     say("matching contacts")
     # Contacts of accounts that changed, merged or retired are relinked.
     linked = _contacts_to_relink(connection, run_id)
@@ -186,14 +213,15 @@ def _resolve_all(
         full=full,
         also_golden=set(linked),
         models=models,
+        clock=clock,
     )
     return [accounts, contacts]
 
 
 def _contacts_to_relink(connection: Connection, run_id: int) -> list[str]:
     """Golden contacts linked to a golden account whose records changed in this run."""
-    moved = store_io.moved_members(connection, str(Entity.ACCOUNT), run_id)
-    return store_io.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
+    moved = golden.moved_members(connection, Entity.ACCOUNT, run_id)
+    return golden.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
 
 
 def resolution_basis(project: Project, models: RunModels | None = None) -> str:
@@ -242,26 +270,30 @@ def steward_run(
     action waits for a running run (at most ``wait_seconds``), so it is applied after that
     run, to the master as that run left it, and never lost.
     """
-    store = open_store(project.store_url)
+    store = open_store(project.store_url, writing=True)
     config = config_snapshot(project)
+    clock = RunClock()
     try:
-        with writer_lock(store.engine, "steward", wait_seconds):
+        with writing(store, "steward", wait_seconds):
             failpoints.reached("steward.locked")
             models = RunModels(project)
             with store.transaction() as connection:
-                run_id = store_io.start_run(connection, "steward", config)
-                golden_ids = act(connection, run_id)
+                run_id = runs.start_run(connection, "steward", config)
+                with clock.stage("act") as stage:
+                    golden_ids = act(connection, run_id)
+                    stage.counts = counted(len(golden_ids), "golden record")
                 failpoints.reached("steward.acted")
                 summary = RunSummary(run_id=run_id, command="steward")
                 summary.entities = _resolve_steward_scope(
-                    connection, run_id, project, entity, golden_ids, models
+                    connection, run_id, project, entity, golden_ids, models, clock
                 )
                 summary.basis = resolution_basis(project, models)
-                store_io.finish_run(connection, run_id, "succeeded", summary.to_dict())
+                summary.stages = clock.timings
+                runs.finish_run(connection, run_id, RunStatus.SUCCEEDED, summary.to_dict())
                 failpoints.reached("steward.finished")
             failpoints.reached("steward.committed")
             models.write()
-            summary.exports = str(_export(store, project))
+            _export(store, project, summary, clock)
         return summary
     finally:
         store.close()
@@ -274,6 +306,7 @@ def _resolve_steward_scope(
     entity: Entity,
     golden_ids: set[str],
     models: RunModels,
+    clock: RunClock,
 ) -> list[EntitySummary]:
     """The golden records the action touched, the contacts of accounts that moved, and (as in
     any run) whatever was loaded since the last resolution; accounts first."""
@@ -286,10 +319,18 @@ def _resolve_steward_scope(
         full=False,
         also_golden=touched.get(Entity.ACCOUNT, set()),
         models=models,
+        clock=clock,
     )
     linked = set(_contacts_to_relink(connection, run_id)) | touched.get(Entity.CONTACT, set())
     contacts = resolve_entity(
-        connection, run_id, project, Entity.CONTACT, full=False, also_golden=linked, models=models
+        connection,
+        run_id,
+        project,
+        Entity.CONTACT,
+        full=False,
+        also_golden=linked,
+        models=models,
+        clock=clock,
     )
     return [accounts, contacts]
 

@@ -21,7 +21,6 @@ the counts by the difference and by the term-frequency keys of the versions that
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Final
 
 import numpy as np
@@ -30,45 +29,28 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from mdm.config import MatchSpec
-from mdm.config.match_spec import ComparisonSpec
 from mdm.config.specs import Project
 from mdm.matching.block import block_key_texts
+
+# The key texts, their hashes and the reads by key live in mdm.record_keys (the read models
+# share them); they are named here too, as the index's vocabulary.
+from mdm.record_keys import SEPARATOR as SEPARATOR
+from mdm.record_keys import KeyKind as KeyKind
+from mdm.record_keys import account_sources as account_sources
+from mdm.record_keys import frequencies as frequencies
+from mdm.record_keys import hashed as hashed
+from mdm.record_keys import key_text as key_text
+from mdm.record_keys import lookup_golden as lookup_golden
+from mdm.record_keys import term_frequency_comparisons
+from mdm.record_keys import value_texts as value_texts
 from mdm.schema import Entity
-from mdm.store import io as store_io
+from mdm.store import record_index, records
 
 # Part of the resolution basis: a store indexed by another version resolves everything once.
 INDEX_VERSION: Final = 1
-SEPARATOR: Final = "\x1f"
-
-
-class KeyKind(StrEnum):
-    LIVE = "l"  # every live record: a record indexed once is never taken for a new one
-    BLOCK = "b"
-    FREQUENCY = "t"
-    NAME = "n"
-    DOMAIN = "d"
-    REFERENCE = "r"
-
-
-def key_text(kind: KeyKind, *parts: str) -> str:
-    return SEPARATOR.join([kind.value, *parts])
 
 
 BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
-
-
-def hashed(texts: Iterable[str]) -> npt.NDArray[np.int64]:
-    """64-bit hashes of key texts (pandas' stable hash: the same on every machine and run)."""
-    # Whole arrays at once: iterating an Arrow-backed column value by value is slow.
-    if isinstance(texts, pd.Series | pd.Index):
-        array = texts.to_numpy(dtype=object)
-    elif isinstance(texts, np.ndarray):
-        array = texts.astype(object)
-    else:
-        array = np.asarray(list(texts), dtype=object)
-    if not len(array):
-        return np.empty(0, dtype=np.int64)
-    return np.asarray(pd.util.hash_array(array), dtype=np.uint64).view(np.int64)
 
 
 def index_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +111,7 @@ def block_texts(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
 def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]:
     ids = frame["record_id"].to_numpy(dtype="int64")
     out = []
-    for comparison in _term_frequency_comparisons(spec, frame):
+    for comparison in term_frequency_comparisons(spec, frame):
         column = frame[comparison.field]
         present = column.notna().to_numpy(dtype=bool)
         values = column[present].astype(str).to_numpy(dtype=object)
@@ -143,10 +125,6 @@ def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]
             )
         )
     return out
-
-
-def _term_frequency_comparisons(spec: MatchSpec, frame: pd.DataFrame) -> list[ComparisonSpec]:
-    return [c for c in spec.comparisons if c.tf_adjust and c.field in frame.columns]
 
 
 def _value_texts(frame: pd.DataFrame, column: str, kind: KeyKind) -> pd.DataFrame:
@@ -175,11 +153,6 @@ def reference_texts(sources: pd.Series, keys: pd.Series) -> npt.NDArray[np.objec
     return (prefix + sources.astype(str) + SEPARATOR + keys.astype(str)).to_numpy(dtype=object)
 
 
-def account_sources(project: Project) -> dict[str, str]:
-    """Contact source -> the account source its account keys refer to."""
-    return {s.name: s.account_source for s in project.spec.sources if s.account_source}
-
-
 # ---- lookups ---------------------------------------------------------------------------------
 
 
@@ -194,7 +167,7 @@ def lookup(
         )
     text_of = pd.Series(distinct, index=hashed(distinct))
     text_of = text_of[~text_of.index.duplicated()]
-    found = store_io.records_with_keys(connection, str(entity), text_of.index.tolist())
+    found = record_index.records_with_keys(connection, entity, text_of.index.tolist())
     return pd.DataFrame(
         {
             "text": text_of.reindex(found["key"].to_numpy()).to_numpy(),
@@ -203,52 +176,10 @@ def lookup(
     )
 
 
-def lookup_golden(
-    connection: Connection, entity: Entity, texts: pd.Series | npt.NDArray[np.object_]
-) -> pd.DataFrame:
-    """text, golden_id of every live record that has one of the key ``texts``."""
-    distinct = pd.unique(pd.Series(texts, dtype=object).dropna())
-    text_of = pd.Series(distinct, index=hashed(distinct))
-    text_of = text_of[~text_of.index.duplicated()]
-    found = store_io.golden_ids_with_keys(connection, str(entity), text_of.index.tolist())
-    return pd.DataFrame(
-        {
-            "text": text_of.reindex(found["key"].to_numpy()).to_numpy(),
-            "golden_id": found["golden_id"].to_numpy(dtype=object),
-        }
-    )
-
-
 def live_count(connection: Connection, entity: Entity) -> int:
     """The entity's live records: the count of the key every indexed record has."""
     live = hashed([key_text(KeyKind.LIVE)]).tolist()
-    return int(store_io.key_counts(connection, str(entity), live).sum())
-
-
-def value_texts(kind: KeyKind, values: pd.Series) -> npt.NDArray[np.object_]:
-    present = values.dropna().astype(str)
-    return (key_text(kind) + SEPARATOR + present).to_numpy(dtype=object)
-
-
-def frequencies(
-    connection: Connection, entity: Entity, spec: MatchSpec, records: pd.DataFrame
-) -> dict[str, pd.Series]:
-    """Per term-frequency adjusted comparison, the population share of each value ``records``
-    hold (value -> share), counted in the index: what a full run's value shares would be."""
-    asked: dict[str, tuple[pd.Index, npt.NDArray[np.int64], int]] = {}
-    for comparison in _term_frequency_comparisons(spec, records):
-        values = pd.Index(pd.unique(records[comparison.field].dropna().astype(str)))
-        name = key_text(KeyKind.FREQUENCY, comparison.key)
-        keys = hashed(name + SEPARATOR + values.to_numpy(dtype=object))
-        asked[comparison.key] = (values, keys, int(hashed([name])[0]))
-    wanted = [key for _, keys, total in asked.values() for key in [*keys.tolist(), total]]
-    counts = store_io.key_counts(connection, str(entity), wanted)
-    out: dict[str, pd.Series] = {}
-    for name, (values, keys, total) in asked.items():
-        population = float(counts.get(total, 0))
-        shares = counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64) / max(population, 1.0)
-        out[name] = pd.Series(shares, index=values.astype("string"))
-    return out
+    return int(record_index.key_counts(connection, entity, live).sum())
 
 
 def reindex(
@@ -267,7 +198,7 @@ def reindex(
     ids = [*frame_ids.tolist(), *dropped]
     if not ids:
         return np.empty(0, dtype=np.int64)
-    before = store_io.record_keys_of(connection, ids)
+    before = record_index.record_keys_of(connection, ids)
     texts = lookup_texts(project, entity, frame)
     keys = hashed(texts["text"])  # once: the rows to index and the blocks to search by
     after = pd.DataFrame(
@@ -279,9 +210,9 @@ def reindex(
     indexed = set(before["record_id"].tolist())
     went = sorted(indexed - set(frame_ids.tolist()))
     # Records no longer indexed lose every key at once; the others key by key.
-    store_io.delete_record_keys_of(connection, went)
-    store_io.delete_record_key_rows(connection, gone[~gone["record_id"].isin(went)])
-    store_io.insert_record_keys(connection, str(entity), new)
+    record_index.delete_record_keys_of(connection, went)
+    record_index.delete_record_key_rows(connection, gone[~gone["record_id"].isin(went)])
+    record_index.insert_record_keys(connection, entity, new)
     came = frame[~frame_ids.isin(indexed).to_numpy()]
     counted = [
         new,
@@ -292,8 +223,8 @@ def reindex(
         ),
     ]
     change = pd.concat(counted, ignore_index=True).fillna({"sign": 1})
-    store_io.add_key_counts(
-        connection, str(entity), change.groupby("key")["sign"].sum().astype("int64")
+    record_index.add_key_counts(
+        connection, entity, change.groupby("key")["sign"].sum().astype("int64")
     )
     return np.unique(keys[texts["text"].str.startswith(BLOCK_PREFIX).to_numpy(dtype=bool)])
 
@@ -305,7 +236,7 @@ def _versions(
     from mdm.pipeline.keys import parsed_keys
 
     return parsed_keys(
-        connection, project, entity, store_io.match_keys_of_versions(connection, record_ids)
+        connection, project, entity, records.match_keys_of_versions(connection, record_ids)
     )
 
 
@@ -313,4 +244,4 @@ def rebuild(connection: Connection, project: Project, entity: Entity, frame: pd.
     """The entity's whole index and counts, from the match input of every live record."""
     rows = index_rows(project, entity, frame)
     counted = pd.concat([rows, frequency_rows(project, entity, frame)], ignore_index=True)
-    store_io.replace_record_keys(connection, str(entity), rows, counted.groupby("key").size())
+    record_index.replace_record_keys(connection, entity, rows, counted.groupby("key").size())

@@ -12,10 +12,11 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.config.specs import LoadMode, Project
 from mdm.errors import MdmError, Problem, Reason
-from mdm.pipeline.keys import compute_keys, keys_json, region_of
+from mdm.match_keys import compute_keys, keys_json, region_of
+from mdm.pipeline.clock import RunClock, counted
 from mdm.schema import Entity, attribute_names
 from mdm.sources import ChangePlan, SourceLoad, content_hash, plan_changes
-from mdm.store import io as store_io
+from mdm.store import bulk, records
 from mdm.store.tables import Quarantine, SourceRecord
 
 
@@ -41,10 +42,11 @@ def ingest_load(
     load: SourceLoad,
     project: Project,
     allow_deletes: frozenset[str] = frozenset(),
+    clock: RunClock | None = None,
 ) -> SourceSummary:
     """Write one load. A full load that would delete more of the source's live records than
     its ``max_delete_share`` raises ``MdmError`` before writing, unless the source is in
-    ``allow_deletes``."""
+    ``allow_deletes``. ``clock`` times the standardization of the new versions."""
     spec = load.spec
     if load.records.empty and not load.quarantined_keys and spec.mode is LoadMode.DELTA:
         _write_quarantine(connection, run_id, load)  # nothing new: nothing to compare
@@ -55,7 +57,7 @@ def ingest_load(
     wanted = None
     if spec.mode is LoadMode.DELTA:
         wanted = sorted(set(incoming["source_key"].astype(str)) | load.quarantined_keys)
-    current = store_io.current_records(connection, spec.name, wanted)
+    current = records.current_records(connection, spec.name, wanted)
     plan = plan_changes(
         incoming,
         current[["source_key", "content_hash", "deleted"]],
@@ -69,7 +71,9 @@ def ingest_load(
     # In key order, so that record ids (the last tie-break anywhere) do not follow row order.
     versions = pd.concat([plan.inserts, plan.updates, tombstones], ignore_index=True)
     versions = versions.sort_values("source_key", kind="stable", ignore_index=True)
-    keys = _match_keys(project, spec.entity, spec.name, versions)
+    with (clock or RunClock()).stage("standardize", spec.name) as stage:
+        keys = _match_keys(project, spec.entity, spec.name, versions)
+        stage.counts = counted(int(versions["deleted"].astype(bool).eq(False).sum()), "version")
     _write_versions(
         connection, run_id, spec.name, str(spec.entity), versions, current, attributes, keys
     )
@@ -214,7 +218,7 @@ def _write_versions(
         return
     previous = current.set_index("source_key")
     replaced = versions["source_key"][versions["source_key"].isin(previous.index)]
-    store_io.retire_versions(connection, previous.loc[replaced, "id"].tolist())
+    records.retire_versions(connection, previous.loc[replaced, "id"].tolist())
     last_version = versions["source_key"].map(previous["version"]).fillna(0).astype("int64")
     rows = pd.DataFrame(
         {
@@ -232,7 +236,7 @@ def _write_versions(
             "match_keys": keys,
         }
     )
-    store_io.insert_frame(connection, SourceRecord, rows)
+    bulk.insert_frame(connection, SourceRecord, rows)
 
 
 def _match_keys(
@@ -264,4 +268,4 @@ def _write_quarantine(connection: Connection, run_id: int, load: SourceLoad) -> 
     if load.quarantine.empty:
         return
     rows = load.quarantine.assign(run_id=run_id, source=load.spec.name, location=load.location)
-    store_io.insert_frame(connection, Quarantine, rows)
+    bulk.insert_frame(connection, Quarantine, rows)

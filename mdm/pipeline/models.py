@@ -8,7 +8,6 @@ results the store does not hold.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,32 +15,13 @@ from pathlib import Path
 
 from mdm import failpoints
 from mdm.config.specs import Project
-from mdm.errors import MdmError, Reason
 from mdm.matching.model import FellegiSunterModel
+
+# Where the files are and how they are read is shared with the read models.
+from mdm.model_files import load_model as load_model
+from mdm.model_files import model_path as model_path
+from mdm.model_files import model_text as model_text
 from mdm.schema import Entity
-
-
-def model_path(project: Project, entity: Entity) -> Path:
-    return project.rules_dir / "match" / f"{entity}.model.json"
-
-
-def model_text(model: FellegiSunterModel) -> str:
-    """The model file's exact text."""
-    return json.dumps(model.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-
-def load_model(project: Project, entity: Entity) -> FellegiSunterModel | None:
-    """The saved model, or None: the run then trains one (and saves it)."""
-    path = model_path(project, entity)
-    if not path.exists():
-        return None
-    try:
-        return FellegiSunterModel.load(path)
-    except (ValueError, KeyError, TypeError) as error:
-        raise MdmError(
-            Reason.RULES,
-            f"The match model {path} cannot be read: {error}. Delete it to train a new one.",
-        ) from error
 
 
 def save_model(project: Project, entity: Entity, model: FellegiSunterModel) -> None:

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Connection, update
 
+from mdm import failpoints
+from mdm.config.specs import Project
 from mdm.identity import IdentityResult
+from mdm.pipeline import index
+from mdm.pipeline.inputs import ResolutionInputs
 from mdm.schema import Entity
-from mdm.store import io as store_io
+from mdm.store import golden, stewardship
+from mdm.store.bulk import delete_in, execute_each, in_lists, insert_frame, table_of
 from mdm.store.tables import (
     GOLDEN_TABLES,
     GoldenEvent,
@@ -40,6 +45,39 @@ class Written:
     touched: list[str]
 
 
+def write_scope(
+    connection: Connection,
+    run_id: int,
+    entity: Entity,
+    changes: GoldenChanges,
+    records: pd.DataFrame,
+    reviews: pd.DataFrame,
+) -> Written:
+    """The writing edge of a resolution: its golden records, then the review items of its
+    ``records`` (``reviews``: what the matcher sent to review)."""
+    written = write_resolution(connection, run_id, entity, changes)
+    failpoints.reached(f"resolve.{entity}.written")
+    stewardship.replace_reviews(connection, entity, records, reviews, run_id)
+    failpoints.reached(f"resolve.{entity}.reviewed")
+    return written
+
+
+def write_index(
+    connection: Connection, project: Project, inputs: ResolutionInputs, full: bool
+) -> int:
+    """Index the scope's records as they are now (a full run: the whole index); returns how
+    many records were indexed. A delta indexed its changed records when it found its scope."""
+    entity, frame = inputs.entity, inputs.match_input
+    if full:
+        index.rebuild(connection, project, entity, frame)
+        return len(frame)
+    if entity is Entity.CONTACT:  # their account ids may have moved with the accounts
+        fresh = frame["record_id"].isin(inputs.indexed).to_numpy()
+        index.reindex(connection, project, entity, frame[~fresh])
+        return int((~fresh).sum())
+    return 0
+
+
 def write_resolution(
     connection: Connection, run_id: int, entity: Entity, changes: GoldenChanges
 ) -> Written:
@@ -50,7 +88,7 @@ def write_resolution(
     ids = sorted(
         set(changes.values.index) | set(identity.retired) | set(identity.redirects["from_id"])
     )
-    existing = store_io.golden_in(connection, str(entity), ids).set_index("golden_id")
+    existing = golden.golden_in(connection, entity, ids).set_index("golden_id")
     changed = _changed(hashes, existing)
     _write_golden_rows(
         connection, run_id, entity, changes.values, counts, hashes, existing, changed
@@ -58,9 +96,9 @@ def write_resolution(
     merged = identity.redirects["from_id"].tolist()
     _set_status(connection, entity, run_id, merged, "merged")
     _set_status(connection, entity, run_id, identity.retired, "retired")
-    store_io.delete_in(connection, Lineage, "golden_id", [*changed, *merged, *identity.retired])
+    delete_in(connection, Lineage, "golden_id", [*changed, *merged, *identity.retired])
     fresh = changes.lineage[changes.lineage["golden_id"].isin(set(changed))]
-    store_io.insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
+    insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
     _write_xref(connection, run_id, entity, changes.members, changes.previous)
     _write_redirects(connection, run_id, entity, identity)
     _write_history(connection, run_id, entity, changes, counts, changed, existing)
@@ -117,7 +155,7 @@ def _write_golden_rows(
     existing: pd.DataFrame,
     changed: list[str],
 ) -> None:
-    model = GOLDEN_TABLES[str(entity)]
+    model = GOLDEN_TABLES[entity]
     rows = values.loc[changed].assign(
         status="active",
         members=counts.loc[changed],
@@ -125,25 +163,22 @@ def _write_golden_rows(
         created_run=existing["created_run"].reindex(changed).fillna(run_id).astype("int64"),
         updated_run=run_id,
     )
-    store_io.delete_in(connection, model, "golden_id", changed)
-    store_io.insert_frame(connection, model, rows.rename_axis("golden_id").reset_index())
+    delete_in(connection, model, "golden_id", changed)
+    insert_frame(connection, model, rows.rename_axis("golden_id").reset_index())
 
 
 def _set_status(
     connection: Connection, entity: Entity, run_id: int, golden_ids: list[str], status: str
 ) -> None:
-    table = store_io.table_of(GOLDEN_TABLES[str(entity)])
-    for start in range(0, len(golden_ids), store_io.CHUNK):
-        chunk = golden_ids[start : start + store_io.CHUNK]
-        connection.execute(
-            update(table)
-            .where(table.c.golden_id.in_(chunk), table.c.status != status)
-            .values(status=status, updated_run=run_id)
-        )
+    table = table_of(GOLDEN_TABLES[entity])
+    statement = (
+        update(table).where(table.c.status != status).values(status=status, updated_run=run_id)
+    )
+    execute_each(connection, statement, in_lists(table.c.golden_id, golden_ids))
 
 
 def _lineage_rows(lineage: pd.DataFrame, entity: Entity, run_id: int) -> pd.DataFrame:
-    columns = [column.name for column in store_io.table_of(Lineage).columns if column.name != "id"]
+    columns = [column.name for column in table_of(Lineage).columns if column.name != "id"]
     rows = lineage.assign(entity=str(entity), run_id=run_id)
     return rows[[c for c in columns if c in rows.columns]]
 
@@ -182,19 +217,16 @@ def _write_xref(
     ``previous`` holds every xref row of the scope's records: those of its golden records."""
     old = previous[["source", "source_key", "golden_id", "record_id"]]
     stale, fresh = _xref_diff(members, old)
-    table = store_io.table_of(Xref)
     for source, group in stale.groupby("source"):
-        store_io.delete_in_where(
-            connection, table, "source_key", group["source_key"], source=source
-        )
+        delete_in(connection, Xref, "source_key", group["source_key"], source=source)
     rows = fresh[["source", "source_key", "golden_id", "record_id"]].assign(
         entity=str(entity), run_id=run_id, record_id=fresh["record_id"].astype("int64")
     )
-    store_io.insert_frame(connection, Xref, rows)
+    insert_frame(connection, Xref, rows)
     moved = stale[stale["golden_id"].astype(object) != stale["golden_id_old"].astype(object)]
-    store_io.close_memberships(connection, str(entity), moved[["source", "source_key"]], run_id)
+    golden.close_memberships(connection, entity, moved[["source", "source_key"]], run_id)
     joined = fresh[fresh["golden_id"].astype(object) != fresh["golden_id_old"].astype(object)]
-    store_io.insert_frame(
+    insert_frame(
         connection,
         Membership,
         joined[["source", "source_key", "golden_id"]].assign(entity=str(entity), from_run=run_id),
@@ -204,9 +236,9 @@ def _write_xref(
 def _write_redirects(
     connection: Connection, run_id: int, entity: Entity, identity: IdentityResult
 ) -> None:
-    store_io.delete_redirects(connection, identity.revived)
+    golden.delete_redirects(connection, identity.revived)
     rows = identity.redirects.assign(entity=str(entity), run_id=run_id)
-    store_io.insert_frame(connection, Redirect, rows)
+    insert_frame(connection, Redirect, rows)
 
 
 def _write_history(
@@ -220,12 +252,12 @@ def _write_history(
 ) -> None:
     identity = changes.identity
     events = _events(identity, changed, existing)
-    store_io.insert_frame(connection, GoldenEvent, events.assign(run_id=run_id, entity=str(entity)))
+    insert_frame(connection, GoldenEvent, events.assign(run_id=run_id, entity=str(entity)))
     statuses = {golden_id: "active" for golden_id in changed}
     statuses.update({golden_id: "merged" for golden_id in identity.redirects["from_id"]})
     statuses.update({golden_id: "retired" for golden_id in identity.retired})
     ids = sorted(statuses)
-    latest = store_io.latest_versions(connection, ids)
+    latest = golden.latest_versions(connection, ids)
     records = changes.values.reindex(ids)
     versions = pd.DataFrame(
         {
@@ -236,7 +268,7 @@ def _write_history(
             "record": _records_json(records),
         }
     ).assign(run_id=run_id, entity=str(entity))
-    store_io.insert_frame(connection, GoldenVersion, versions)
+    insert_frame(connection, GoldenVersion, versions)
 
 
 def _records_json(records: pd.DataFrame) -> list[str]:

@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.errors import MdmError, Reason
 from mdm.publish.folder import replace_folder, sync_file
-from mdm.schema import Entity, survived_attribute_names
-from mdm.store import io as store_io
-from mdm.store import open_store
+from mdm.schema import Entity, GoldenStatus, RunStatus, survived_attribute_names
+from mdm.store import golden, open_store, runs
 
 
 class ExportFormat(StrEnum):
@@ -59,7 +58,7 @@ def export_master(connection: Connection, out: Path, fmt: ExportFormat) -> Path:
     tables = {
         "accounts": _golden(connection, Entity.ACCOUNT),
         "contacts": _golden(connection, Entity.CONTACT),
-        "xref": store_io.xref(connection)[XREF_COLUMNS],
+        "xref": golden.xref(connection)[XREF_COLUMNS],
         "lineage": _lineage(connection),
     }
     marker = {
@@ -125,22 +124,22 @@ def _write_all(tables: dict[str, pd.DataFrame], folder: Path, fmt: ExportFormat)
 
 def _last_run(connection: Connection) -> int | None:
     """The latest run that finished writing the master this export shows."""
-    runs = store_io.recent_runs(connection, 50)
-    done = runs[runs["status"] == "succeeded"]
+    recent = runs.recent_runs(connection, 50)
+    done = recent[recent["status"] == RunStatus.SUCCEEDED]
     return int(done["id"].iloc[0]) if not done.empty else None
 
 
 def _golden(connection: Connection, entity: Entity) -> pd.DataFrame:
-    frame = store_io.golden_records(connection, str(entity))
-    frame = frame[frame["status"] == "active"]
+    frame = golden.golden_records(connection, entity)
+    frame = frame[frame["status"] == GoldenStatus.ACTIVE]
     leading = ["golden_id", *(["account_id", "account_link"] if entity is Entity.CONTACT else [])]
     columns = [*leading, *survived_attribute_names(entity), "members", "created_run", "updated_run"]
     return frame[columns].sort_values("golden_id", ignore_index=True)
 
 
 def _lineage(connection: Connection) -> pd.DataFrame:
-    lineage = store_io.lineage(connection).astype({"record_id": "Int64"})
-    records = store_io.xref(connection)[["record_id", "source", "source_key"]]
+    lineage = golden.lineage(connection).astype({"record_id": "Int64"})
+    records = golden.xref(connection)[["record_id", "source", "source_key"]]
     # A steward's pin has no record: its source and key stay empty.
     merged = lineage.merge(records.astype({"record_id": "Int64"}), on="record_id", how="left")
     return merged[LINEAGE_COLUMNS].sort_values(

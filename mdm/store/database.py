@@ -1,4 +1,4 @@
-"""Open a store by URL (SQLite file by default, PostgreSQL by URL) at this version's schema."""
+"""Open a store by URL (SQLite file by default, PostgreSQL by URL)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
+from sqlmodel import SQLModel
 
 from mdm.errors import MdmError, Reason
 from mdm.store import schema_version
+from mdm.store.bulk import table_of
+from mdm.store.tables import (
+    GOLDEN_TABLES,
+    KeyCount,
+    Lineage,
+    Membership,
+    RecordKey,
+    SourceRecord,
+    Xref,
+)
 
 
 @dataclass
 class Store:
-    """A store: an engine whose schema is at this version of mdm."""
+    """A store: the engine of one database."""
 
     url: str
     engine: Engine
@@ -31,16 +42,17 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
-    """Connect, then migrate the schema to this version (a store made by an older mdm opens)."""
+def open_store(url: str, *, writing: bool = False) -> Store:
+    """Connect to the store at ``url``; nothing is changed.
+
+    A store made by a newer mdm is refused. For reading (the default) the schema must be this
+    version's: a store that needs a migration, or was never created, is refused with what to
+    do. A writer (``writing``) opens it as it is and migrates it under the writer lock
+    (``mdm.store.migrate.writing``), so that concurrent processes never race to migrate."""
     engine = _create_engine(url)
     try:
-        with engine.begin() as connection:
-            _refuse_newer_store(connection, url)
-            schema_version.upgrade(connection)
-    except MdmError:
-        engine.dispose()
-        raise
+        with engine.connect() as connection:
+            state = schema_version.schema_state(connection)
     except DatabaseError as error:  # also OperationalError: server down, not a database
         engine.dispose()
         raise MdmError(
@@ -48,7 +60,35 @@ def open_store(url: str) -> Store:
             f"Cannot open the store at {_safe_url(url)}: {error.orig}. "
             "Check [store] url in mdm.toml and that the database server is running.",
         ) from error
+    refusal = _refusal(state, url, writing)
+    if refusal is not None:
+        engine.dispose()
+        raise refusal
     return Store(url=url, engine=engine)
+
+
+def _refusal(state: schema_version.SchemaState, url: str, writing: bool) -> MdmError | None:
+    """Why the store cannot be opened as asked; None if it can."""
+    if state.newer:
+        return MdmError(
+            Reason.STORE,
+            f"The store at {_safe_url(url)} has schema revision {state.current}, made by a "
+            "newer mdm than this one. Upgrade mdm to open it.",
+        )
+    if writing or state.at_head:
+        return None
+    if state.empty:
+        return MdmError(
+            Reason.STORE,
+            f"The store at {_safe_url(url)} is empty: no run has created it yet. "
+            "Load it with 'mdm run' (or 'mdm ingest') first.",
+        )
+    return MdmError(
+        Reason.STORE,
+        f"The store at {_safe_url(url)} is at schema revision {state.current or '(none)'}; "
+        f"this version of mdm needs revision {state.head}. Nothing was changed: run "
+        "'mdm migrate' to upgrade it (the next run, ingest or steward action also does).",
+    )
 
 
 def _create_engine(url: str) -> Engine:
@@ -88,16 +128,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _refuse_newer_store(connection: Connection, url: str) -> None:
-    current = schema_version.current_revision(connection)
-    if current is not None and current not in schema_version.known_revisions():
-        raise MdmError(
-            Reason.STORE,
-            f"The store at {_safe_url(url)} has schema revision {current}, made by a newer mdm "
-            "than this one. Upgrade mdm to open it.",
-        )
-
-
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
@@ -106,3 +136,22 @@ def _safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return url
+
+
+def refresh_statistics(connection: Connection) -> None:
+    """Refresh the statistics the database plans queries by, after a full load has changed
+    every table. Without them SQLite looks up a few hundred keys of one source by scanning
+    every record of the entity; PostgreSQL's autovacuum would come to it only later."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("ANALYZE")
+    elif connection.dialect.name == "postgresql":
+        loaded: list[type[SQLModel]] = [
+            SourceRecord,
+            RecordKey,
+            KeyCount,
+            Xref,
+            Membership,
+            Lineage,
+        ]
+        names = [table_of(model).name for model in [*loaded, *GOLDEN_TABLES.values()]]
+        connection.exec_driver_sql(f"ANALYZE {', '.join(names)}")

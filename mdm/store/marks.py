@@ -10,18 +10,19 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, delete, func, insert, select
 
-from mdm.store.io import read_frame, table_of
+from mdm.schema import Entity
+from mdm.store.bulk import read_frame, table_of
 from mdm.store.tables import ResolutionMark, SourceRecord
 
 
-def resolution_mark(connection: Connection, entity: str) -> int | None:
+def resolution_mark(connection: Connection, entity: Entity) -> int | None:
     """The highest record id resolved for ``entity``; None if no run has set one."""
     table = table_of(ResolutionMark)
     value = connection.execute(select(table.c.record_id).where(table.c.entity == entity)).scalar()
     return None if value is None else int(value)
 
 
-def newest_record_id(connection: Connection, entity: str) -> int:
+def newest_record_id(connection: Connection, entity: Entity) -> int:
     table = table_of(SourceRecord)
     value = connection.execute(
         select(func.max(table.c.id)).where(table.c.entity == entity)
@@ -29,7 +30,7 @@ def newest_record_id(connection: Connection, entity: str) -> int:
     return 0 if value is None else int(value)
 
 
-def set_resolution_mark(connection: Connection, entity: str, run_id: int) -> None:
+def set_resolution_mark(connection: Connection, entity: Entity, run_id: int) -> None:
     """Everything loaded so far for ``entity`` is resolved."""
     table = table_of(ResolutionMark)
     newest = newest_record_id(connection, entity)
@@ -37,7 +38,7 @@ def set_resolution_mark(connection: Connection, entity: str, run_id: int) -> Non
     connection.execute(insert(table).values(entity=entity, record_id=newest, run_id=run_id))
 
 
-def versions_since(connection: Connection, entity: str, mark: int) -> pd.DataFrame:
+def versions_since(connection: Connection, entity: Entity, mark: int) -> pd.DataFrame:
     """source, source_key, deleted of the versions loaded after the mark: the delta to resolve."""
     table = table_of(SourceRecord)
     statement = select(table.c.source, table.c.source_key, table.c.deleted).where(

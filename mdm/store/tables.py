@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from mdm.schema import Entity
+
 
 class Run(SQLModel, table=True):
     __tablename__ = "run"
@@ -314,7 +316,10 @@ class KeyCount(SQLModel, table=True):
     records: int
 
 
-GOLDEN_TABLES: dict[str, type[SQLModel]] = {"account": GoldenAccount, "contact": GoldenContact}
+GOLDEN_TABLES: dict[Entity, type[SQLModel]] = {
+    Entity.ACCOUNT: GoldenAccount,
+    Entity.CONTACT: GoldenContact,
+}
 
 
 class ResolutionMark(SQLModel, table=True):

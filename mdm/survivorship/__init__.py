@@ -1,13 +1,8 @@
 """Survivorship: golden values chosen from member records by rule chains, with lineage."""
 
-from mdm.survivorship.builder import (
-    LINEAGE_DTYPES,
-    MAX_BEATEN,
-    PIN_COLUMNS,
-    STEWARD_PIN,
-    Golden,
-    build_golden,
-)
+from mdm.survivorship.builder import Golden, build_golden
+from mdm.survivorship.lineage import LINEAGE_DTYPES, MAX_BEATEN
+from mdm.survivorship.pins import PIN_COLUMNS, STEWARD_PIN
 from mdm.survivorship.rules import (
     RULES,
     TIE_BREAK,

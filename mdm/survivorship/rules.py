@@ -27,11 +27,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from mdm.config import SurvivorshipRule, SurvivorshipSpec
+from mdm.survivorship.arrays import Ints, codes, codes_sorted
 
 # One key per candidate, lower is better. Never NaN: NaN equals nothing, so it would break ties
 # that are not there. Rank missing inputs with the dtype's maximum (or +inf) instead.
 SortKey = npt.NDArray[np.int64] | npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 
 # The rule named in lineage when candidates with different values tie on the whole chain and the
 # lowest record_id decides.
@@ -198,12 +198,6 @@ class Oldest:
         return np.where(unknown, np.iinfo(np.int64).max, ticks)
 
 
-def _codes(values: pd.Series) -> Ints:
-    """Integer codes of ``values``: equal values, equal codes."""
-    codes, _ = pd.factorize(values.astype(object), use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64)
-
-
 @dataclass(frozen=True)
 class MostFrequent:
     """The value the most candidates of the cell share, compared in match form (so "ACME Inc"
@@ -217,7 +211,7 @@ class MostFrequent:
         return cls()
 
     def sort_key(self, candidates: pd.DataFrame) -> SortKey:
-        key = _codes(candidates["match_key"])
+        key = codes(candidates["match_key"])
         pair = candidates["cell"].to_numpy(dtype=np.int64) * (int(key.max(initial=0)) + 1) + key
         _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
         return -counts[inverse].astype(np.int64)
@@ -296,7 +290,7 @@ def _value_order(candidates: pd.DataFrame) -> Ints:
     ("apple" < "Banana"), then by code point.
     """
     text = candidates["value"].astype("string")
-    cell = _codes(candidates["cell"])
+    cell = codes(candidates["cell"])
     number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     stamps = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     dated = stamps.notna().to_numpy()
@@ -307,20 +301,14 @@ def _value_order(candidates: pd.DataFrame) -> Ints:
     as_text = ~all_numeric & ~all_dated
     ticks = stamps.dt.tz_localize(None).to_numpy().view(np.int64)
     number_rank = np.unique(np.where(numeric, number, 0.0), return_inverse=True)[1]
-    folded = _codes_sorted(text.str.casefold())
-    exact = _codes_sorted(text)
+    folded = codes_sorted(text.str.casefold())
+    exact = codes_sorted(text)
     return _dense_rank(
         np.where(all_numeric, number_rank.reshape(-1), 0).astype(np.int64),
         np.where(all_dated, ticks, 0),
         np.where(as_text, folded, 0),
         np.where(as_text, exact, 0),
     )
-
-
-def _codes_sorted(values: pd.Series) -> Ints:
-    """Codes that order like the values (Python string order)."""
-    codes, _ = pd.factorize(values.fillna("").astype(object), sort=True)
-    return np.asarray(codes, dtype=np.int64)
 
 
 @dataclass(frozen=True)

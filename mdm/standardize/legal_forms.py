@@ -1,6 +1,6 @@
 """Company legal forms, as data: their canonical display spellings.
 
-``mdm.matching.standardize`` derives two things from this table:
+``mdm.standardize.company_name`` derives two things from this table:
 
 * display: an ALL-CAPS word that is one of these spellings (``GMBH``) is shown in its canonical
   spelling (``GmbH``);

@@ -1,0 +1,40 @@
+"""The ``mdm`` command. Thin: it parses, calls the pipeline, the views and the parts, and
+prints. ``app`` is the Typer app and ``main`` runs it (the ``mdm`` script)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from mdm.cli import read_commands, run_commands, steward_commands
+from mdm.cli.base import app, console, errors
+
+# In the order ``mdm --help`` lists them.
+COMMANDS: dict[str, Callable[..., Any]] = {
+    "init": run_commands.init,
+    "run": run_commands.run,
+    "ingest": run_commands.ingest,
+    "export": run_commands.export,
+    "show": read_commands.show,
+    "status": read_commands.status,
+    "quarantine": read_commands.quarantine,
+    "history": read_commands.history,
+    "lineage": read_commands.lineage,
+    "resolve": read_commands.resolve,
+    "check": run_commands.check,
+    "migrate": run_commands.migrate,
+    "unmerge": steward_commands.unmerge,
+    "pin": steward_commands.pin,
+    "unpin": steward_commands.unpin,
+    "decide": steward_commands.decide,
+    "review": read_commands.review,
+    "explain": read_commands.explain,
+    "demo": run_commands.demo,
+}
+for name, command in COMMANDS.items():
+    app.command(name)(command)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "console", "errors", "main"]

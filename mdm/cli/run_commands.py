@@ -1,0 +1,238 @@
+"""Commands that write: init, run, ingest, export, check, migrate, demo."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from mdm import pipeline
+from mdm.cli.base import (
+    ProjectOption,
+    VerboseOption,
+    WaitOption,
+    console,
+    load,
+    load_for_reading,
+    more_verbose,
+    user_errors,
+    wait_seconds,
+)
+from mdm.cli.output import frame_table, print_summary, text
+from mdm.config import PROJECT_FILE
+from mdm.config.load import check_export_folder, load_project_for_reading
+from mdm.errors import MdmError, Reason
+from mdm.pipeline.ingest import allowed_deletes
+from mdm.project_files import (
+    DEFAULT_RULES,
+    existing_demo_entries,
+    remove_entries,
+    write_new_project,
+)
+from mdm.publish import ExportFormat, export_store
+
+# Violations printed one by one; the totals count them all.
+CHECK_SHOWN = 50
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new project.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing mdm.toml and rules.")] = False,
+) -> None:
+    """Write a new project: mdm.toml and the default rules/."""
+    with user_errors():
+        write_new_project(directory, force=force)
+    console.print(
+        f"Project written to [bold]{directory}[/]: declare your sources in "
+        f"{directory / PROJECT_FILE}, then run [bold]mdm run -p {directory}[/]."
+    )
+
+
+def run(
+    project: ProjectOption = Path("."),
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute every golden record, not only the delta.")
+    ] = False,
+    wait: WaitOption = False,
+    allow_deletes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-deletes",
+            metavar="SOURCE",
+            help="Let this run delete more of SOURCE's records than its max_delete_share "
+            "(repeat for several sources).",
+        ),
+    ] = None,
+    verbose: VerboseOption = 0,
+) -> None:
+    """Ingest every source, match, build golden records, and export them.
+
+    A run resolves only what its loads changed; the first run, a run after the rules changed,
+    and --full recompute everything.
+    """
+    more_verbose(verbose)
+    with user_errors():
+        spec = load(project)
+        allowed = allowed_deletes(spec, allow_deletes or [])
+        with progress() as say:
+            summary = pipeline.run(
+                spec,
+                full=full,
+                wait_seconds=wait_seconds(wait),
+                progress=say,
+                allow_deletes=allowed,
+            )
+    print_summary(summary)
+
+
+def ingest(
+    project: ProjectOption = Path("."),
+    wait: WaitOption = False,
+    allow_deletes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-deletes",
+            metavar="SOURCE",
+            help="Let this load delete more of SOURCE's records than its max_delete_share "
+            "(repeat for several sources).",
+        ),
+    ] = None,
+    verbose: VerboseOption = 0,
+) -> None:
+    """Load every source into the store (insert, update, tombstone, quarantine) only."""
+    more_verbose(verbose)
+    with user_errors():
+        spec = load(project)
+        allowed = allowed_deletes(spec, allow_deletes or [])
+        with progress() as say:
+            summary = pipeline.run(
+                spec,
+                command="ingest",
+                resolve=False,
+                export=False,
+                wait_seconds=wait_seconds(wait),
+                progress=say,
+                allow_deletes=allowed,
+            )
+    print_summary(summary)
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.CSV,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Write accounts, contacts, xref and lineage as CSV or Parquet files."""
+    with user_errors():
+        found = load_for_reading(project)
+        check_export_folder(out, found.root, found.spec)
+        written = export_store(found.store_url, out, fmt)
+    console.print(f"Exported accounts, contacts, xref and lineage to [bold]{text(str(written))}[/]")
+
+
+def check(project: ProjectOption = Path(".")) -> None:
+    """Check that the store is consistent: every live record in one golden record, members,
+    decisions, lineage, redirects and the record index. Exit code 1 if anything is wrong."""
+    from mdm.invariants import check_project
+
+    with user_errors():
+        report = check_project(load(project))
+    counts = pd.DataFrame([vars(c) for c in report.counts])
+    counts.columns = [str(column).replace("_", " ") for column in counts.columns]
+    if report.ok:
+        console.print("ok: every invariant holds.")
+        console.print(frame_table("Store", counts))
+        return
+    totals = pd.Series([str(v.invariant) for v in report.violations]).value_counts(sort=False)
+    console.print(frame_table("Violations", totals.rename_axis("invariant").reset_index()))
+    for violation in report.violations[:CHECK_SHOWN]:
+        console.print(text(str(violation)), highlight=False)
+    if len(report.violations) > CHECK_SHOWN:
+        console.print(f"... and {len(report.violations) - CHECK_SHOWN} more.")
+    console.print(
+        f"[bold red]{len(report.violations)} violations[/]: the store disagrees with itself. "
+        "Please report them with the output of 'mdm status'."
+    )
+    raise typer.Exit(1)
+
+
+def migrate(project: ProjectOption = Path("."), wait: WaitOption = False) -> None:
+    """Bring the store's schema to this version of mdm. Commands that only read refuse a
+    store that needs it; runs and steward actions migrate it themselves."""
+    from mdm.store.migrate import migrate_store
+
+    with user_errors():
+        done = migrate_store(load_project_for_reading(project).store_url, wait_seconds(wait))
+    if done.changed:
+        before = done.before or "(empty store)"
+        console.print(f"Migrated the store from schema revision {before} to {done.after}.")
+    else:
+        console.print(f"The store is up to date (schema revision {done.after}).")
+
+
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo"),
+    accounts: Annotated[int, typer.Option(help="Organisations to generate.")] = 600,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Start afresh in a folder that holds a project or store: delete its mdm.toml, "
+            "store, data, truth, rules and exports first.",
+        ),
+    ] = False,
+    verbose: VerboseOption = 0,
+) -> None:
+    """Generate sample data from four systems, run mdm on it, and say where results are."""
+    from mdm.demo import generate_demo
+
+    more_verbose(verbose)
+    with user_errors():
+        _clear_demo_folder(directory, force=force)
+        directory.mkdir(parents=True, exist_ok=True)
+        generate_demo(directory, accounts=accounts)
+        shutil.copytree(DEFAULT_RULES, directory / "rules", dirs_exist_ok=True)
+        project = load(directory)
+        with progress() as say:
+            summary = pipeline.run(project, progress=say)
+    print_summary(summary)
+    mdm = _invocation()
+    console.print(
+        f"\nThe demo project is in [bold]{directory}[/] (its store: {directory / 'mdm.db'}).\n"
+        f"Try: [bold]{mdm} status -p {directory}[/], [bold]{mdm} quarantine -p {directory}[/], "
+        f"and [bold]{mdm} show <golden id> -p {directory}[/] with an id from "
+        f"{Path(summary.exports or '') / 'accounts.csv'}."
+    )
+
+
+def _invocation() -> str:
+    """How the user called us, so printed hints can be pasted (e.g. .venv/bin/mdm)."""
+    called = Path(sys.argv[0])
+    return str(called) if called.name == "mdm" and called.parent != Path() else "mdm"
+
+
+def _clear_demo_folder(directory: Path, *, force: bool) -> None:
+    """The demo starts afresh, so that it shows a first load; what it would delete must be
+    asked for."""
+    existing = existing_demo_entries(directory)
+    if existing and not force:
+        raise MdmError(
+            Reason.USAGE,
+            f"{directory} holds an mdm project or its files already, which the demo would "
+            f"delete: {', '.join(path.name for path in existing)}. Run 'mdm demo {directory} "
+            "--force' to replace them, or give the demo a new or empty folder.",
+        )
+    remove_entries(existing)
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[str], None]]:
+    """A spinner that says which stage runs (shown on a terminal only)."""
+    with console.status("starting") as spinner:
+        yield lambda message: spinner.update(f"{message}…")

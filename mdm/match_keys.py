@@ -1,0 +1,58 @@
+"""Match keys: the standardized form matching compares, stored with each record version.
+
+Computed once when a version is written, so a nightly delta standardizes only what changed.
+Stamped with ``KEYS_VERSION``: keys stamped by another version (or none) are stale, and are
+computed again from the record's attributes. Pure functions: writing keys back is the
+pipeline's (``mdm.pipeline.keys``); the read models compute stale keys in memory only.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from mdm.config.specs import Project
+from mdm.schema import Entity, attribute_names
+from mdm.standardize import match_frame
+
+KEYS_VERSION = 1
+VERSION_FIELD = "_v"
+
+
+def region_of(project: Project, sources: pd.Series) -> pd.Series:
+    """Each record's default phone region: its source's ``default_region``."""
+    regions = {source.name: source.default_region for source in project.spec.sources}
+    return sources.map(regions).fillna("US").astype(str)
+
+
+def compute_keys(entity: Entity, raw: pd.DataFrame, region: pd.Series) -> pd.DataFrame:
+    names = attribute_names(entity)
+    return match_frame(entity, raw.reindex(columns=names).astype("string"), region)[names]
+
+
+def keys_of_attributes(entity: Entity, attributes: pd.Series, region: pd.Series) -> pd.DataFrame:
+    """The match keys of records from their stored attributes (JSON objects), by the index
+    of ``attributes``."""
+    raw = pd.DataFrame([json.loads(text) for text in attributes], index=attributes.index)
+    return compute_keys(entity, raw, region)
+
+
+def keys_json(keys: pd.DataFrame) -> list[str]:
+    values = keys.astype(object).where(keys.notna(), None)
+    columns = list(keys.columns)
+    return [
+        json.dumps({VERSION_FIELD: KEYS_VERSION, **dict(zip(columns, row, strict=True))})
+        for row in values.itertuples(index=False, name=None)
+    ]
+
+
+def parse_keys(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """The stored match keys (JSON text or None per record) by attribute, and which of them
+    are stale (missing, or stamped by another version), both by the index of ``stored``."""
+    names = attribute_names(entity)
+    # One parse of one JSON array is much faster than a parse per record.
+    parsed = json.loads("[" + ",".join(text or "{}" for text in stored) + "]")
+    frame = pd.DataFrame.from_records(parsed, index=stored.index, columns=[*names, VERSION_FIELD])
+    stale = frame[VERSION_FIELD].ne(KEYS_VERSION).to_numpy(dtype=bool)
+    return frame[names].astype("string"), pd.Series(stale, index=stored.index)

@@ -1,0 +1,96 @@
+"""Seconds and peak memory per stage of a run: kept in the run's record, logged as they end.
+
+A stage's seconds are its own: a stage inside another (standardizing inside ingesting) is
+taken out of the outer one, so the stages of a run add up to the run. A stage entered again
+(``ingest`` once per source) adds up in the record and gets a log line each time. Peak memory
+is the process's peak resident size when the stage ended: it only grows, so the stage where it
+jumps is the one that needed the memory.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mdm.log import logger
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows has no getrusage
+    resource = None  # type: ignore[assignment]
+
+MEGABYTE = 1024 * 1024
+
+
+def peak_mb() -> float:
+    """The peak resident memory of this process so far, in MB (0 where it cannot be known)."""
+    if resource is None:  # pragma: no cover
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+    unit = 1 if sys.platform == "darwin" else 1024
+    return round(peak * unit / MEGABYTE, 1)
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    seconds: float
+    peak_mb: float
+
+
+@dataclass
+class Stage:
+    """A stage being timed: ``counts`` (what it did, such as "1,204 records") goes into its
+    log line."""
+
+    name: str
+    subject: str | None = None
+    counts: str = ""
+
+
+class RunClock:
+    """The stages of one run, in the order they first ran."""
+
+    def __init__(self, timer: Callable[[], float] = time.perf_counter) -> None:
+        self._timer = timer
+        self._timings: dict[str, StageTiming] = {}
+        self._nested: list[float] = []  # per open stage: seconds of the stages inside it
+
+    @contextmanager
+    def stage(self, name: str, subject: str | None = None) -> Iterator[Stage]:
+        """Time the block as stage ``name`` (``subject``: what it worked on, for the log line,
+        such as a source's name)."""
+        stage = Stage(name, subject)
+        self._timings.setdefault(name, StageTiming(name, 0.0, 0.0))  # listed in starting order
+        started = self._timer()
+        self._nested.append(0.0)
+        try:
+            yield stage
+        finally:
+            inner = self._nested.pop()
+        elapsed = self._timer() - started
+        if self._nested:
+            self._nested[-1] += elapsed
+        self._add(name, elapsed - inner)
+        label = name if subject is None else f"{name} {subject}"
+        if stage.counts:
+            logger.info("%s: %s in %.2f s", label, stage.counts, elapsed)
+        else:
+            logger.info("%s in %.2f s", label, elapsed)
+
+    def _add(self, name: str, seconds: float) -> None:
+        total = seconds + self._timings[name].seconds
+        self._timings[name] = StageTiming(name, round(total, 3), peak_mb())
+
+    @property
+    def timings(self) -> list[StageTiming]:
+        return list(self._timings.values())
+
+
+def counted(number: int, noun: str) -> str:
+    """``1,204 records``; ``1 record``."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

@@ -1,0 +1,194 @@
+"""The pure stages of a resolution, over the value the reading edge made of a scope
+(``ResolutionInputs``): match, identity, survivorship, relate. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Set
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mdm.config import MatchSpec
+from mdm.config.specs import Project
+from mdm.identity import IdentityResult, assign_golden_ids
+from mdm.matching.decide import Decision
+from mdm.matching.protocol import DEFAULT_ENGINE, engine_named
+from mdm.matching.result import MatchResult
+from mdm.pipeline import index
+from mdm.pipeline.inputs import ResolutionInputs
+from mdm.pipeline.keys import region_of
+from mdm.relate import relate_contacts
+from mdm.schema import attribute_names, survived_attribute_names
+from mdm.standardize import clean_frame
+from mdm.survivorship import Golden, build_golden
+
+KEYS = ["source", "source_key"]
+
+
+def match_scope(inputs: ResolutionInputs, spec: MatchSpec) -> MatchResult:
+    records = inputs.records
+    engine = engine_named(DEFAULT_ENGINE)
+    return engine.match(
+        inputs.match_input,
+        spec,
+        model=inputs.model,
+        # Value shares of the whole population, so that a delta scores as a full run does.
+        frequencies=(
+            engine.term_frequencies(records, spec)
+            if inputs.frequencies is None
+            else inputs.frequencies
+        ),
+        **constraints(inputs.decisions, records),
+    )
+
+
+def constraints(decisions: pd.DataFrame, records: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Steward ``decisions`` between records of the scope, as record id pairs."""
+    ids = records.set_index(KEYS)["record_id"]
+    left = pd.MultiIndex.from_frame(decisions[["left_source", "left_key"]].astype(str))
+    right = pd.MultiIndex.from_frame(decisions[["right_source", "right_key"]].astype(str))
+    pairs = pd.DataFrame(
+        {
+            "left_record_id": ids.reindex(left).to_numpy(),
+            "right_record_id": ids.reindex(right).to_numpy(),
+            "decision": decisions["decision"].to_numpy(),
+        }
+    ).dropna()
+    pairs = pairs.astype({"left_record_id": "int64", "right_record_id": "int64"})
+    columns = ["left_record_id", "right_record_id"]
+    return {
+        "must_link": pairs.loc[pairs["decision"] == "must_link", columns],
+        "cannot_link": pairs.loc[pairs["decision"] == "cannot_link", columns],
+    }
+
+
+def identify(
+    inputs: ResolutionInputs, labels: npt.NDArray[np.int64], taken: Set[str]
+) -> IdentityResult:
+    """Golden ids for the clusters ``labels``; ``taken``: ids known to be used, never minted."""
+    history = inputs.history
+    return assign_golden_ids(
+        inputs.entity,
+        inputs.records[KEYS].assign(label=labels),
+        inputs.previous,
+        history.age,
+        taken,
+        former=history.former,
+        leaving=history.leaving,
+    )
+
+
+def members_of(
+    project: Project, inputs: ResolutionInputs, identity: IdentityResult
+) -> pd.DataFrame:
+    """The scope's records with their display values, system, time and golden id."""
+    records, stored, entity = inputs.records, inputs.stored, inputs.entity
+    raw = pd.DataFrame(
+        [json.loads(text) for text in stored["attributes"]], index=records.index
+    ).reindex(columns=attribute_names(entity))
+    clean = clean_frame(entity, raw.astype("string"), region_of(project, records["source"]))
+    systems = {source.name: source.system for source in project.spec.sources}
+    frame = pd.DataFrame(
+        {
+            "record_id": records["record_id"].astype("int64"),
+            "source": records["source"],
+            "source_key": records["source_key"],
+            "system": records["source"].map(lambda name: systems.get(name, name)),
+            "last_modified": pd.to_datetime(stored["last_modified"].to_numpy(), utc=True),
+            "golden_id": identity.golden_ids.to_numpy(),
+        },
+        index=records.index,
+    )
+    return pd.concat([frame, clean[survived_attribute_names(entity)]], axis=1)
+
+
+def survive(
+    project: Project,
+    inputs: ResolutionInputs,
+    members: pd.DataFrame,
+    identity: IdentityResult,
+) -> Golden:
+    pins = inputs.pins[inputs.pins["golden_id"].isin(set(identity.golden_ids))]
+    return build_golden(
+        project.rules.survivorship[inputs.entity],
+        members,
+        now=inputs.now,
+        pins=pins[["golden_id", "attribute", "value", "pinned_by", "pinned_at"]],
+    )
+
+
+def relate(
+    project: Project,
+    inputs: ResolutionInputs,
+    members: pd.DataFrame,
+    values: pd.DataFrame,
+    lineage: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach golden contacts to golden accounts; the link gets a lineage row of its own."""
+    accounts = inputs.accounts
+    if accounts is None:
+        raise ValueError(f"no account evidence read for the {inputs.entity} scope")
+    records = inputs.records
+    links = relate_contacts(
+        members[["golden_id", "record_id", "source", "last_modified"]].assign(
+            account_key=records["account_key"],
+            company_key=records["company"],
+            email_domain=accounts.email_domains,
+        ),
+        index.account_sources(project),
+        accounts.xref,
+        accounts.names,
+        accounts.domains,
+    )
+    values = values.join(links.set_index("golden_id")[["account_id", "account_link"]])
+    link_lineage = pd.DataFrame(
+        {
+            "golden_id": links["golden_id"],
+            "attribute": "account_id",
+            "value": links["account_id"],
+            "record_id": links["record_id"].astype("int64"),
+            "rule": links["account_link"],
+            "candidates": 1,
+        }
+    )
+    return values, pd.concat([lineage, link_lineage], ignore_index=True)
+
+
+def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs the matcher sent to review, named by source and key, with their levels."""
+    columns = [
+        "left_source",
+        "left_key",
+        "right_source",
+        "right_key",
+        "weight",
+        "probability",
+        "levels",
+    ]
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    review = pairs[pairs["decision"] == int(Decision.REVIEW)]
+    by_id = records.set_index(records["record_id"].astype("int64"))[KEYS]
+    left = by_id.reindex(review["left_record_id"].to_numpy())
+    right = by_id.reindex(review["right_record_id"].to_numpy())
+    level_columns = [c for c in review.columns if c.startswith("level_")]
+    levels = [
+        json.dumps(
+            {c.removeprefix("level_"): int(v) for c, v in zip(level_columns, row, strict=True)}
+        )
+        for row in review[level_columns].itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(
+        {
+            "left_source": left["source"].to_numpy(),
+            "left_key": left["source_key"].to_numpy(),
+            "right_source": right["source"].to_numpy(),
+            "right_key": right["source_key"].to_numpy(),
+            "weight": review["weight"].to_numpy(dtype=float),
+            "probability": review["probability"].to_numpy(dtype=float),
+            "levels": levels,
+        }
+    )

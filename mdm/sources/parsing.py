@@ -1,0 +1,84 @@
+"""What every format's reader shares: the rows it parsed and rejected, the file it
+opens, and the error for a source that cannot be read at all."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from mdm.config.specs import SourceSpec
+from mdm.errors import MdmError, Problem, Reason
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row that did not parse, for the quarantine."""
+
+    row_number: int
+    key: str | None  # the key as read from the damaged row, if it could be
+    column: str | None
+    reason: str
+    raw: str  # the row as read, as a JSON object
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a format's reader hands on: the rows that parsed and those that did not."""
+
+    frame: pd.DataFrame  # rows that parsed, values as read, one column per source column
+    rejected: list[Rejected]  # the rows that did not parse
+    rows_read: int
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique ('Notes', 'Notes (2)'), so every raw value keeps its column."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
+
+
+def fail(spec: SourceSpec, location: str, key: str, message: str, hint: str) -> MdmError:
+    where = f"{location} (source '{spec.name}', {key})"
+    summary = f"source '{spec.name}' cannot be read"
+    return MdmError(Reason.SOURCE, summary, [Problem(where, message, hint)])
+
+
+def parsed_frame(columns: list[str], rows: list[list[Any]], numbers: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=unique_names(columns), dtype=object)
+    frame.index = pd.Index(numbers, dtype="int64", name="row_number")
+    return frame
+
+
+def existing_file(spec: SourceSpec, root: Path, location: str) -> Path:
+    path = root / (spec.path or "")  # an absolute spec.path stays as it is
+    if spec.path is None or not path.is_file():
+        message = f"{path} is a folder, not a file" if path.is_dir() else f"no such file: {path}"
+        raise fail(spec, location, "path", message, "paths are relative to the project folder")
+    return path
+
+
+@contextmanager
+def text_file(spec: SourceSpec, path: Path, location: str) -> Iterator[TextIO]:
+    """The file as text; undecodable bytes become lone surrogates, found per value later."""
+    try:
+        with path.open(encoding=spec.encoding, errors="surrogateescape", newline="") as handle:
+            if handle.read(1) != "\ufeff":  # a byte order mark is not part of the header
+                handle.seek(0)
+            yield handle
+    except LookupError as error:
+        hint = "use a Python codec name such as utf-8, latin-1 or cp1252"
+        raise fail(spec, location, "encoding", str(error), hint) from error
+    except (OSError, UnicodeError) as error:
+        raise fail(spec, location, "path", f"cannot read the file: {error}", "") from error
+    except csv.Error as error:
+        hint = "is a quote left open? check 'delimiter' and 'encoding' in mdm.toml"
+        raise fail(spec, location, "path", f"cannot parse the file: {error}", hint) from error

@@ -1,0 +1,146 @@
+"""The kinds' per-value standardizers over whole Series and frames.
+
+Work is done once per distinct value (or per distinct value and region, for the kinds that read
+one) and mapped back, so a million rows with repeats cost what their distinct values cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mdm.schema import ATTRIBUTES, Entity, Kind
+from mdm.standardize.country import country_code
+from mdm.standardize.kinds import CLEAN, MATCH, VALID, PerValue
+from mdm.standardize.text import as_text
+
+RegionLike = str | pd.Series
+"""The country values are read in (a phone's region, a tax id's country): a name or ISO code
+for all values, or one per value (aligned by index)."""
+
+_R = TypeVar("_R")
+_ObjectArray = npt.NDArray[np.object_]
+
+
+def clean_values(kind: Kind, values: pd.Series, region: RegionLike = "US") -> pd.Series:
+    """Display forms of ``values`` (a nullable ``string`` Series, NA where missing)."""
+    return _string_series(_standardize(CLEAN[kind], values, region), values)
+
+
+def match_values(kind: Kind, values: pd.Series, region: RegionLike = "US") -> pd.Series:
+    """Match keys of ``values`` (a nullable ``string`` Series, NA where no key can be made)."""
+    return _string_series(_standardize(MATCH[kind], values, region), values)
+
+
+def is_valid(kind: Kind, values: pd.Series, region: RegionLike = "US") -> pd.Series:
+    """Whether each value is a well-formed value of its kind (bool; missing is not valid)."""
+    valid = _standardize(VALID[kind], values, region).astype(bool)  # None (missing) -> False
+    return pd.Series(valid, index=values.index, name=values.name, dtype=bool)
+
+
+def clean_frame(entity: Entity, frame: pd.DataFrame, region: RegionLike = "US") -> pd.DataFrame:
+    """``frame`` with every attribute column of ``entity`` in display form; others as given."""
+    return _standardize_frame(entity, frame, region, clean_values)
+
+
+def match_frame(entity: Entity, frame: pd.DataFrame, region: RegionLike = "US") -> pd.DataFrame:
+    """``frame`` with every attribute column of ``entity`` as match keys; others as given."""
+    return _standardize_frame(entity, frame, region, match_values)
+
+
+def _standardize_frame(
+    entity: Entity,
+    frame: pd.DataFrame,
+    region: RegionLike,
+    standardize: Callable[[Kind, pd.Series, RegionLike], pd.Series],
+) -> pd.DataFrame:
+    kinds = {attribute.name: attribute.kind for attribute in ATTRIBUTES[entity]}
+    phone_region = _frame_phone_region(frame, kinds, region)
+    out = frame.copy()
+    for position, name in enumerate(frame.columns):
+        kind = kinds.get(name)
+        if kind is not None:
+            column_region = phone_region if kind is Kind.PHONE else region
+            out.isetitem(position, standardize(kind, frame.iloc[:, position], column_region).array)
+    return out
+
+
+def _frame_phone_region(
+    frame: pd.DataFrame, kinds: Mapping[str, Kind], region: RegionLike
+) -> RegionLike:
+    """Each row's own country where it is known, else ``region``: phones are dialled locally."""
+    if kinds.get("country") is not Kind.COUNTRY or "country" not in frame.columns:
+        return region
+    countries = match_values(Kind.COUNTRY, frame["country"])
+    if isinstance(region, str):
+        return countries.fillna(region)
+    aligned = region if region.index.equals(frame.index) else region.reindex(frame.index)
+    return countries.fillna(aligned.astype(pd.StringDtype()))
+
+
+def _standardize(per_value: PerValue[_R], values: pd.Series, region: RegionLike) -> _ObjectArray:
+    regions = _regions(region, values) if per_value.regional else None
+    return _per_distinct(values, regions, per_value.fn)
+
+
+def _regions(region: RegionLike, values: pd.Series) -> str | _ObjectArray | None:
+    """The ISO alpha-2 code of every value's region (None where unknown)."""
+    if isinstance(region, str):
+        return country_code(region)
+    aligned = region if region.index.equals(values.index) else region.reindex(values.index)
+    return _per_distinct(aligned, None, _any_region(country_code))
+
+
+def _any_region(fn: Callable[[str], _R]) -> Callable[[str, str | None], _R]:
+    def call(text: str, _region: str | None) -> _R:
+        return fn(text)
+
+    return call
+
+
+def _per_distinct(
+    values: pd.Series, regions: str | _ObjectArray | None, fn: Callable[[str, str | None], _R]
+) -> _ObjectArray:
+    """``fn`` over each distinct (value, region), spread back over the rows; None where NA."""
+    codes, texts = _factorize(values)
+    out = np.full(len(codes), None, dtype=object)
+    present = codes >= 0
+    if regions is None or isinstance(regions, str):
+        results = _object_array([fn(text, regions) for text in texts])
+        out[present] = results[codes[present]]
+        return out
+    region_codes, region_values = pd.factorize(regions, use_na_sentinel=True)
+    width = len(region_values) + 1  # slot 0: no region
+    pairs = codes[present].astype(np.int64) * width + (region_codes[present] + 1)
+    distinct_pairs, inverse = np.unique(pairs, return_inverse=True)
+    results = _object_array(
+        [
+            fn(texts[pair // width], str(region_values[pair % width - 1]) if pair % width else None)
+            for pair in distinct_pairs.tolist()
+        ]
+    )
+    out[present] = results[inverse]
+    return out
+
+
+def _factorize(values: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Row codes (-1 for missing) and the distinct values as text."""
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts): told apart by their text
+        codes, uniques = pd.factorize(values.map(as_text, na_action="ignore"))
+    return np.asarray(codes, dtype=np.intp), [as_text(unique) for unique in uniques]
+
+
+def _object_array(items: list[Any]) -> _ObjectArray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
+
+
+def _string_series(data: _ObjectArray, like: pd.Series) -> pd.Series:
+    return pd.Series(data, index=like.index, name=like.name, dtype=pd.StringDtype())

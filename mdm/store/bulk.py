@@ -1,0 +1,247 @@
+"""Bulk reads and writes between data frames and the store: no row-by-row ORM on hot paths.
+
+Reads by key lists go through one helper (bounded IN lists, each distinct key once); appends go
+through one helper (COPY on PostgreSQL, executemany in large batches on SQLite), both inside the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Integer, Table, and_, delete, false
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import SQLModel
+
+CHUNK = 5_000  # keys per IN list, rows per ORM executemany: bounded memory, few round trips
+WRITE_BATCH = CHUNK * 10  # rows per raw executemany
+
+
+def table_of(model: type[SQLModel] | Table) -> Table:
+    table = model if isinstance(model, Table) else model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- frames <-> rows ------------------------------------------------------------------------
+
+
+def to_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Plain Python values for the driver: NA -> None, Timestamps -> aware datetimes.
+
+    Converted column by column: numbers and strings in one vectorized step each, only
+    timestamps and mixed object columns value by value."""
+    columns = list(frame.columns)
+    values = [plain_column(frame[column]) for column in columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def plain_column(column: pd.Series) -> list[Any]:
+    """A column's values as plain Python values (None for missing)."""
+    if column.dtype == object or pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return [_plain(value) for value in column.tolist()]
+    values = column.to_numpy(dtype=object)
+    values[column.isna().to_numpy()] = None
+    plain: list[Any] = values.tolist()
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        stamp = value.tz_localize("UTC") if value.tzinfo is None else value
+        return stamp.to_pydatetime()
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if value is pd.NA:
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+def int_rows(*columns: pd.Series) -> list[tuple[int, ...]]:
+    """Rows of plain ints from int64 columns."""
+    lists = [column.to_numpy(dtype="int64").tolist() for column in columns]
+    return list(zip(*lists, strict=True))
+
+
+def read_frame(connection: Connection, statement: Any) -> pd.DataFrame:
+    """A query's rows as a frame, built column by column (Row objects are slow to frame)."""
+    result = connection.execute(statement)
+    columns = list(result.keys())
+    rows = result.all()
+    if not rows:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
+
+
+# ---- reads and changes by key lists ------------------------------------------------------------
+
+
+def in_lists(column: Any, values: Iterable[Any]) -> list[ColumnElement[bool]]:
+    """``column IN (...)`` conditions over the distinct ``values`` (first occurrence order),
+    at most CHUNK values each."""
+    distinct = list(dict.fromkeys(values))
+    return [column.in_(distinct[start : start + CHUNK]) for start in range(0, len(distinct), CHUNK)]
+
+
+def source_key_lists(
+    source_column: Any, key_column: Any, keys: pd.DataFrame
+) -> list[ColumnElement[bool]]:
+    """Conditions that together select the (source, source_key) pairs of ``keys``: per source,
+    ``source = s AND key IN (...)``, so that the (source, source_key) indexes serve them."""
+    return [
+        and_(source_column == source, condition)
+        for source, group in keys.groupby("source")
+        for condition in in_lists(key_column, group["source_key"].astype(str))
+    ]
+
+
+def read_each(
+    connection: Connection, statement: Any, conditions: Sequence[ColumnElement[bool]]
+) -> pd.DataFrame:
+    """The rows of ``statement`` restricted by each condition in turn, concatenated: the one
+    way to read by a key list of any length. With no condition, the statement's empty frame."""
+    frames = [read_frame(connection, statement.where(condition)) for condition in conditions]
+    if not frames:
+        return read_frame(connection, statement.where(false()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_in(
+    connection: Connection, statement: Any, column: Any, values: Iterable[Any]
+) -> pd.DataFrame:
+    """``statement`` restricted to rows whose ``column`` is in ``values``."""
+    return read_each(connection, statement, in_lists(column, values))
+
+
+def read_in_pairs(
+    connection: Connection, statement: Any, source_column: Any, key_column: Any, keys: pd.DataFrame
+) -> pd.DataFrame:
+    """``statement`` restricted to the (source, source_key) pairs of ``keys``."""
+    return read_each(connection, statement, source_key_lists(source_column, key_column, keys))
+
+
+def execute_each(
+    connection: Connection, statement: Any, conditions: Sequence[ColumnElement[bool]]
+) -> int:
+    """An UPDATE or DELETE restricted by each condition in turn; the rows it changed."""
+    changed = 0
+    for condition in conditions:
+        changed += int(connection.execute(statement.where(condition)).rowcount or 0)
+    return changed
+
+
+def delete_in(
+    connection: Connection,
+    model: type[SQLModel] | Table,
+    column: str,
+    values: Iterable[Any],
+    **equal: Any,
+) -> None:
+    """Delete rows whose ``column`` is in ``values`` and whose other columns equal ``equal``."""
+    table = table_of(model)
+    conditions = [table.c[name] == value for name, value in equal.items()]
+    execute_each(connection, delete(table).where(*conditions), in_lists(table.c[column], values))
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+# ---- bulk writes ------------------------------------------------------------------------------
+
+
+def insert_frame(
+    connection: Connection, model: type[SQLModel] | Table, frame: pd.DataFrame
+) -> None:
+    """Append a frame's rows to a table (columns named as the table's; those left out take
+    their default). Each value is converted as the column's type converts it for this
+    database, so what is stored is what the ORM would store."""
+    if frame.empty:
+        return
+    table = table_of(model)
+    columns = [str(column) for column in frame.columns]
+    values = [
+        _driver_values(connection, table.c[name], frame[name].dtype, plain_column(frame[name]))
+        for name in columns
+    ]
+    for column in table.columns:
+        if column.name in columns or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(f"{table.name}.{column.name} has a default computed per row")
+        columns.append(column.name)
+        values.append([column.default.arg] * len(frame))  # type: ignore[attr-defined]
+    write_rows(connection, table, columns, list(zip(*values, strict=True)))
+
+
+def _driver_values(connection: Connection, column: Any, dtype: Any, values: list[Any]) -> list[Any]:
+    """A column's plain values as this database's driver takes them: through the column
+    type's own bind processing (times become aware UTC datetimes, which COPY writes with
+    their offset); floats holding whole numbers (an integer column with gaps) as ints for
+    COPY, which takes no '7.0' for an integer where a parameter would be cast."""
+    process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    if process is not None:
+        return [process(value) for value in values]
+    whole_floats = dtype.kind in ("f", "O")
+    if (
+        connection.dialect.name == "postgresql"
+        and isinstance(column.type, Integer)
+        and whole_floats
+    ):
+        return [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
+    return values
+
+
+def write_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Append ``rows`` (values of ``columns`` as the driver takes them) to ``table``: COPY on
+    PostgreSQL, executemany in large batches elsewhere."""
+    if not rows:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, f"COPY {quote(table.name)} ({names}) FROM STDIN", rows)
+        return
+    marks = positional_marks(connection, len(columns))
+    execute_rows(connection, f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", rows)
+
+
+def _copy_rows(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` in the transaction of ``connection`` (psycopg 3)."""
+    cursor: Any = connection.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def execute_rows(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``statement`` (in the driver's own parameter style) over plain tuples: executemany
+    without a dict per row, for the millions of rows of the record-key index."""
+    for batch in chunks(rows, WRITE_BATCH):
+        connection.exec_driver_sql(statement, list(batch))
+
+
+def positional_marks(connection: Connection, count: int) -> str:
+    """Positional parameter markers in the driver's own style."""
+    style = connection.dialect.paramstyle
+    if style == "qmark":
+        return ", ".join(["?"] * count)
+    if style == "numeric":
+        return ", ".join(f":{i}" for i in range(1, count + 1))
+    return ", ".join(["%s"] * count)
