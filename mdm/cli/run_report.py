@@ -42,8 +42,8 @@ def print_run(run: RunView) -> None:
     lacking = _lacking(run)
     if lacking:
         console.print(
-            f"Run {run.id} recorded no {' and no '.join(lacking)} (runs recorded by an earlier "
-            "mdm lack them)."
+            f"Run {run.id} recorded no {' and no '.join(lacking)} (it matched nothing, "
+            "or an earlier mdm recorded it)."
         )
 
 
