@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import pandas as pd
@@ -65,6 +66,8 @@ def _plain(value: Any) -> Any:
         return None
     if hasattr(value, "item"):  # numpy scalar
         return value.item()
+    if isinstance(value, Enum):  # Entity, statuses: the plain string the drivers bind fastest
+        return value.value
     return value
 
 

@@ -59,14 +59,14 @@ def add_key_counts(connection: Connection, entity: Entity, change: pd.Series) ->
 def _count_rows(entity: Entity, counts: pd.Series) -> list[tuple[str, int, int]]:
     """(entity, key, records) rows of ``counts`` (key -> records)."""
     keys = pd.Series(counts.index, dtype="int64")
-    return [(entity, key, n) for key, n in int_rows(keys, counts)]
+    return [(entity.value, key, n) for key, n in int_rows(keys, counts)]
 
 
 def insert_record_keys(connection: Connection, entity: Entity, keys: pd.DataFrame) -> None:
     """Append ``keys`` (record_id, key)."""
     if keys.empty:
         return
-    rows = [(r, k, entity) for r, k in int_rows(keys["record_id"], keys["key"])]
+    rows = [(r, k, entity.value) for r, k in int_rows(keys["record_id"], keys["key"])]
     write_rows(connection, table_of(RecordKey), ["record_id", "key", "entity"], rows)
 
 
