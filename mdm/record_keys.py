@@ -21,7 +21,9 @@ from sqlalchemy import Connection
 from mdm.config import MatchSpec
 from mdm.config.match_spec import ComparisonSpec
 from mdm.config.specs import Project
-from mdm.schema import Entity
+from mdm.relate import FREE_MAIL_DOMAINS
+from mdm.schema import Entity, Kind
+from mdm.standardize import match_values
 from mdm.store import golden, record_index
 
 SEPARATOR: Final = "\x1f"
@@ -115,7 +117,8 @@ def frequencies(
 
 def account_ids(connection: Connection, project: Project, records: pd.DataFrame) -> pd.Series:
     """Each contact's golden account as matching evidence: the one its own account key points
-    to; else, for a contact with only a company name, the one golden account of that name."""
+    to; else the one golden account whose name is the contact's company name; else the one
+    whose website domain is the contact's work email domain (a lead's business card)."""
     referred = referred_accounts(project, records)
     xref = golden.xref_of_keys(connection, Entity.ACCOUNT, referred.dropna())
     by_key = xref.set_index(KEYS)["golden_id"]
@@ -123,7 +126,18 @@ def account_ids(connection: Connection, project: Project, records: pd.DataFrame)
     found = pd.Series(found_ids, index=records.index, dtype="string")
     companies = records["company"].where(found.isna().to_numpy())  # only where the key found none
     by_name = _account_by_name(connection, companies)
-    return found.fillna(companies.map(by_name).astype("string"))
+    found = found.fillna(companies.map(by_name).astype("string"))
+    if "email" not in records.columns:
+        return found
+    domains = work_email_domains(records["email"]).where(found.isna().to_numpy())
+    by_domain = _account_by(connection, KeyKind.DOMAIN, domains)
+    return found.fillna(domains.map(by_domain).astype("string"))
+
+
+def work_email_domains(emails: pd.Series) -> pd.Series:
+    """The registrable domain of each email address, NA at a mailbox provider (gmail.com)."""
+    domains = match_values(Kind.DOMAIN, emails)
+    return domains.mask(domains.isin(FREE_MAIL_DOMAINS))
 
 
 def referred_accounts(project: Project, records: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +151,13 @@ def referred_accounts(project: Project, records: pd.DataFrame) -> pd.DataFrame:
 def _account_by_name(connection: Connection, companies: pd.Series) -> pd.Series:
     """Company name (match form) -> golden account, for the names only one golden account
     has, among ``companies``."""
-    owners = accounts_with(connection, KeyKind.NAME, companies).drop_duplicates()
+    return _account_by(connection, KeyKind.NAME, companies)
+
+
+def _account_by(connection: Connection, kind: KeyKind, values: pd.Series) -> pd.Series:
+    """Value (match form) -> golden account, for the names or domains (``kind``) that only one
+    golden account has, among ``values``."""
+    owners = accounts_with(connection, kind, values).drop_duplicates()
     unique = owners[~owners["value"].duplicated(keep=False)]
     return pd.Series(unique["golden_id"].to_numpy(), index=unique["value"].to_numpy(), dtype=object)
 

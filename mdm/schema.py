@@ -85,6 +85,7 @@ ACCOUNT_ATTRIBUTES: tuple[Attribute, ...] = (
 
 CONTACT_ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("first_name", Kind.PERSON_NAME, "given name"),
+    Attribute("middle_name", Kind.PERSON_NAME, "middle names or initials"),
     Attribute("last_name", Kind.PERSON_NAME, "family name"),
     Attribute("email", Kind.EMAIL, "email address"),
     Attribute("phone", Kind.PHONE, "office phone"),
@@ -95,6 +96,14 @@ CONTACT_ATTRIBUTES: tuple[Attribute, ...] = (
         "account_key",
         Kind.KEY,
         "key of the contact's account in the source's own account system",
+        survived=False,
+    ),
+    # A whole name in one column, as read: split at ingest into first, middle and last name
+    # (those the row does not give itself); matching and survivorship use the parts.
+    Attribute(
+        "full_name",
+        Kind.PERSON_NAME,
+        "the whole name in one value; split into first, middle and last name when loaded",
         survived=False,
     ),
 )

@@ -493,7 +493,7 @@ def test_mdm_check_says_ok_or_names_each_violation(tmp_path: Path, store_url: st
     # Its values now come from a record that is no member: name, phone and postcode.
     printed = " ".join(result.output.split())
     for value, rule in (
-        ("name = 'Globex'", "source_priority"),
+        ("name = 'Globex'", "most_frequent"),
         ("phone = '+15550102'", "valid_first"),
         ("postcode = '10001'", "most_complete"),
     ):

@@ -225,7 +225,8 @@ def test_deleted_flag_words(text: str | None, flag: bool) -> None:
         ("2024-03-31T14:05:00+02:00", "2024-03-31T12:05:00Z"),
         ("2024-03-31 14:05:00.123456Z", "2024-03-31T14:05:00.123456Z"),
         ("", None),
-        ("31/03/2024", "is not a date"),
+        ("31/03/2024", "2024-03-31T00:00:00Z"),  # a day over 12: read as dd/mm/yyyy
+        ("31/31/2024", "is not a date"),
         ("yesterday", "is not a date"),
         ("9999-12-31", "is outside the dates mdm can store"),
     ],

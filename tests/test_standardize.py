@@ -177,11 +177,11 @@ CASES: list[tuple[Kind, object, str | None, str | None]] = [
     (Kind.POSTCODE, "sw1a1aa", "SW1A 1AA", "SW1A1AA"),
     (Kind.POSTCODE, "SW1A  1AA", "SW1A 1AA", "SW1A1AA"),
     (Kind.POSTCODE, "12345-6789", "12345-6789", "12345"),
-    (Kind.POSTCODE, "123456789", "123456789", "12345"),
+    (Kind.POSTCODE, "123456789", "12345-6789", "12345"),  # a US ZIP+4 without its dash
     (Kind.POSTCODE, " 10115 ", "10115", "10115"),
     (Kind.POSTCODE, "k1a 0b1", "K1A 0B1", "K1A0B1"),
     (Kind.POSTCODE, "1012 ab", "1012 AB", "1012AB"),
-    (Kind.POSTCODE, 2000, "2000", "2000"),
+    (Kind.POSTCODE, 2000, "02000", "02000"),  # read as a US ZIP (region US): padded
     (Kind.POSTCODE, "-", "-", NA),
     # country
     (Kind.COUNTRY, "USA", "US", "US"),

@@ -172,7 +172,7 @@ def test_most_recent_takes_far_dates_in_their_own_unit() -> None:
 
 def test_account_rules_file() -> None:
     spec = load_spec(Entity.ACCOUNT)
-    assert spec.chain("name") == [SP, SurvivorshipRule.MOST_FREQUENT, MR]
+    assert spec.chain("name") == [SurvivorshipRule.MOST_FREQUENT, SurvivorshipRule.LONGEST, SP, MR]
     assert spec.chain("phone") == [SurvivorshipRule.VALID_FIRST, MR, SP]
     assert spec.group_of("city") == "address"
     erp_address = {"street": "1 Main St", "city": "Springfield", "postcode": "12345"}
@@ -203,7 +203,8 @@ def test_account_rules_file() -> None:
         ),
     )
     assert lineage_rows(golden) == [
-        ("A1", "name", "Acme Corp", 10, "source_priority", 3),
+        # "Acme Corp", "ACME Corporation" and "Acme" are one name in match form: the longest.
+        ("A1", "name", "ACME Corporation", 11, "longest", 3),
         # Trust, halved every year to the latest change (2024-06-01): CRM 0.8 fresh beats
         # ERP 0.9 five months old (0.67) and ERP 0.9 seventeen months old (0.34).
         ("A1", "domain", "acme.net", 11, "trust", 3),
@@ -214,7 +215,7 @@ def test_account_rules_file() -> None:
         ("A1", "city", "Springfield", 13, "most_complete", 2),
         ("A1", "postcode", "12345", 13, "most_complete", 2),
         # A single candidate is credited to the first rule of its chain.
-        ("A2", "name", "Beta Ltd", 20, "source_priority", 1),
+        ("A2", "name", "Beta Ltd", 20, "most_frequent", 1),
         ("A2", "phone", "+44 20 7946 0000", 20, "valid_first", 1),
     ]
     assert golden_cells(golden) == {(row[0], row[1]): row[2] for row in lineage_rows(golden)}
@@ -286,7 +287,7 @@ def test_plain_str_columns() -> None:
     )
     members = members.astype({"name": str, "golden_id": str, "source": str, "system": str})
     golden = build_golden(load_spec(Entity.ACCOUNT), members)
-    assert lineage_rows(golden) == [("G1", "name", "a", 1, "source_priority", 1)]
+    assert lineage_rows(golden) == [("G1", "name", "a", 1, "most_frequent", 1)]
     assert (golden.values.dtypes == "string").all()
 
 

@@ -60,6 +60,11 @@ def print_summary(summary: RunSummary) -> None:
             )
         for warning in source.warnings:
             console.print(f"[yellow]warning[/] ({text(source.source)}): {text(warning)}")
+        if source.not_compared:
+            console.print(
+                f"{text(source.source)}: matched without {', '.join(source.not_compared)} "
+                f"(the {source.entity} rules compare them; mdm.toml maps no column to them)."
+            )
     if summary.exports:
         console.print(f"Exports: [bold]{summary.exports}[/]")
 

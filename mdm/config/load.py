@@ -218,6 +218,8 @@ def _validate(
         for item in error.errors():
             key = _key_path(raw, item["loc"])
             message = item["msg"]
+            if item["type"] == "value_error":  # our own validators' words, without pydantic's
+                message = str(item.get("ctx", {}).get("error", message))
             if item["type"] in {"enum", "literal_error", "string_pattern_mismatch"}:
                 message = f"{item['input']!r}: {message}"
             problems.add(f"{file}: {key}" if key else str(file), message, _hint(item["type"]))

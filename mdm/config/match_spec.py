@@ -43,6 +43,11 @@ class MatchMethod(StrEnum):
 
     EXACT = "exact"  # every field equal after standardization, none empty
     DIFFERENT = "different"  # every field present on both sides and different
+    # Every field present on both sides and unlike: its comparison finds no level for them
+    # (not exact, nor a nickname, a similar spelling or a swap), neither is an initial of the
+    # other ("J" is not unlike "John"), and they do not start with the same three letters (a
+    # short form: "Andi" is not unlike "Andreas").
+    UNLIKE = "unlike"
 
 
 class RuleAction(StrEnum):
@@ -55,6 +60,13 @@ class MatchRuleSpec(Strict):
     method: MatchMethod = MatchMethod.EXACT
     fields: list[str] = Field(min_length=1)
     action: RuleAction = RuleAction.MATCH
+    # The rule does not hold for a pair that agrees exactly on any of these fields (two
+    # spellings of one person with one email address).
+    unless: list[str] = Field(default_factory=list)
+
+    @property
+    def all_fields(self) -> list[str]:
+        return list(dict.fromkeys([*self.fields, *self.unless]))
 
 
 class KeyTransform(StrEnum):
@@ -213,6 +225,13 @@ class ClusteringSpec(Strict):
     # Cut a bridge (a match whose removal splits a cluster) when the pairs compared across it
     # are, on average, below the review threshold: see ``mdm.matching.cluster``.
     split_weak_bridges: bool = True
+    # Two records whose own comparison is a confident non-match (match probability below
+    # this) never end in one cluster through other records: every pair inside a cluster is
+    # checked, the pairs blocking never made included, and the weakest links give way. 0 turns
+    # the check off. See ``mdm.matching.cluster``.
+    apart_below: float = Field(default=0.01, ge=0, lt=1)
+    # Clusters larger than this are not checked pair by pair (their pairs grow as the square).
+    apart_check_max_size: int = Field(default=200, ge=3)
 
 
 class MatchSpec(Strict):
@@ -232,6 +251,10 @@ class MatchSpec(Strict):
     max_block_size: int = Field(default=500, ge=2)
     # Columns beyond the entity's attributes that the records carry (other data sets).
     extra_fields: list[str] = Field(default_factory=list)
+    # A comparison whose exact agreement is the context of the others (a contact's employer):
+    # where a pair agrees on it, the other comparisons weigh against the non-matches that
+    # share it (colleagues), not against random pairs. See ``mdm.matching.model``.
+    context: str | None = None
 
     @property
     def known_fields(self) -> list[str]:
@@ -241,6 +264,8 @@ class MatchSpec(Strict):
     def _check(self) -> MatchSpec:
         problems = [*self._method_problems(), *self._field_problems(), *self._name_problems()]
         problems += self._group_problems()
+        problems += self._context_problems()
+        problems += self._unlike_problems()
         problems += [p for c in self.comparisons for p in _threshold_problems(c)]
         if problems:
             raise ValueError("; ".join(problems))
@@ -270,7 +295,7 @@ class MatchSpec(Strict):
     def _field_problems(self) -> list[str]:
         known = self.known_fields
         used: list[tuple[str, str]] = [
-            *((f"rule {rule.name!r}", field) for rule in self.rules for field in rule.fields),
+            *((f"rule {rule.name!r}", field) for rule in self.rules for field in rule.all_fields),
             *((f"blocking {b.name!r}", f) for b in self.blocking for k in b.keys for f in k.inputs),
             *((f"comparison {c.key!r}", c.field) for c in self.comparisons),
             *((f"comparison {c.key!r}", c.swap_with) for c in self.comparisons if c.swap_with),
@@ -293,6 +318,22 @@ class MatchSpec(Strict):
             if repeated:
                 problems.append(f"{what} names must be unique: {', '.join(map(repr, repeated))}")
         return problems
+
+    def _unlike_problems(self) -> list[str]:
+        compared = {c.field for c in self.comparisons}
+        return [
+            f"rule {rule.name!r}: method 'unlike' needs a comparison of {field!r}"
+            for rule in self.rules
+            if rule.method is MatchMethod.UNLIKE
+            for field in rule.fields
+            if field not in compared
+        ]
+
+    def _context_problems(self) -> list[str]:
+        names = [c.key for c in self.comparisons]
+        if self.context is None or self.context in names:
+            return []
+        return [f"context {self.context!r} names no comparison; comparisons: {', '.join(names)}"]
 
     def _group_problems(self) -> list[str]:
         names = [c.key for c in self.comparisons]

@@ -6,10 +6,13 @@ These models only describe and validate; loading (with every problem reported at
 
 from __future__ import annotations
 
+import difflib
+import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Final
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from mdm.config.base import Strict
 from mdm.config.match_spec import MatchSpec
@@ -29,6 +32,74 @@ class LoadMode(StrEnum):
     DELTA = "delta"  # only new, changed and flagged-deleted records
 
 
+class DateFormat(StrEnum):
+    """The named formats of ``last_modified_format`` (anything else is a strftime pattern)."""
+
+    ISO = "iso"  # ISO 8601: 2024-03-31, 2024-03-31T14:05:00Z (the default)
+    COMPACT = "compact"  # 20240331140500 (%Y%m%d%H%M%S) or 20240331 (%Y%m%d)
+    US = "us"  # 03/31/2024, with an optional time 14:05 or 14:05:00
+    EU = "eu"  # 31/03/2024 or 31.03.2024, with an optional time
+    EPOCH = "epoch"  # unix seconds; milliseconds when 13 digits
+
+
+# strptime directives; those that place a value on the calendar (a date directive).
+_DIRECTIVE = re.compile(r"%(.)", re.DOTALL)
+_STRPTIME_DIRECTIVES: Final = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_DATE_DIRECTIVES: Final = frozenset("dbBmyYjUWcxGV")
+# The operation values that mean a deletion when op_delete is not set.
+DEFAULT_OP_DELETE: Final = ("D", "DELETE")
+
+
+def _mapped_columns(value: object) -> object:
+    """A mapping value: one column name, or a non-empty list of distinct column names."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise ValueError("map a column name, or a list of column names to join")
+    if not value:
+        raise ValueError("an empty list maps no column: name one column, or several to join")
+    if not all(isinstance(item, str) and item for item in value):
+        raise ValueError("each item of the list must be a column name")
+    repeated = sorted({item for item in value if value.count(item) > 1})
+    if repeated:
+        raise ValueError(
+            f"the list names {', '.join(map(repr, repeated))} more than once; name each column once"
+        )
+    return value
+
+
+MappedColumns = Annotated[str | list[str], BeforeValidator(_mapped_columns)]
+
+
+def check_date_format(value: str) -> str:
+    """A named format or a strftime pattern with at least one date directive."""
+    if value in set(DateFormat):
+        return value
+    named = ", ".join(f'"{name}"' for name in DateFormat)
+    if "%" not in value:
+        close = difflib.get_close_matches(value.casefold(), list(DateFormat), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        raise ValueError(
+            f"{value!r} is neither a named format ({named}) nor a strftime pattern such as "
+            f'"%Y%m%d%H%M%S"{hint}'
+        )
+    if value.endswith("%") and not value.endswith("%%"):
+        raise ValueError(f"the strftime pattern {value!r} ends with a lone '%'")
+    directives = _DIRECTIVE.findall(value)
+    unknown = sorted({d for d in directives if d not in _STRPTIME_DIRECTIVES})
+    if unknown:
+        raise ValueError(
+            f"the strftime pattern {value!r} has directives strptime does not know: "
+            + ", ".join(f"%{d}" for d in unknown)
+        )
+    if not _DATE_DIRECTIVES & set(directives):
+        raise ValueError(
+            f"the strftime pattern {value!r} has no date directive (such as %Y, %m, %d), "
+            "so it reads no date"
+        )
+    return value
+
+
 class SourceSpec(Strict):
     """One source system extract, mapped onto the canonical schema."""
 
@@ -44,14 +115,72 @@ class SourceSpec(Strict):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     key: str = Field(min_length=1)
     last_modified: str | None = None
+    # A named format (DateFormat) or a strftime pattern; unset: ISO 8601, and the values that
+    # are not are read in the one common format they all fit (see mdm.sources.dates).
+    last_modified_format: str | None = None
     deleted_flag: str | None = None
+    # A delta's operation column: values in op_delete (trimmed, any case) mark deletions.
+    op_column: str | None = None
+    op_delete: list[str] | None = None
     mode: LoadMode = LoadMode.FULL
     # A full load that would delete more than this share of the source's live records stops
     # the run before it writes anything (a cut-off or header-only extract).
     max_delete_share: float = Field(default=0.1, ge=0, le=1)
+    # A load quarantining more than this share of its rows for one reason (the same check on
+    # the same column) stops the run before it writes anything (a wrong format or column).
+    max_quarantine_share: float = Field(default=0.5, ge=0, le=1)
     default_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     account_source: str | None = None
-    mapping: dict[str, str] = Field(min_length=1)
+    # Canonical attribute -> a column, or several columns whose values are joined by a space.
+    mapping: dict[str, MappedColumns] = Field(min_length=1)
+
+    @field_validator("last_modified_format")
+    @classmethod
+    def _check_last_modified_format(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not info.data.get("last_modified") and "last_modified" in info.data:
+            raise ValueError("a format without 'last_modified' (the column it reads) reads nothing")
+        return check_date_format(value)
+
+    @field_validator("op_column")
+    @classmethod
+    def _check_op_column(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("name the column that holds each row's operation")
+        if value == info.data.get("key"):
+            raise ValueError(f"{value!r} is the key column; the operation is another column")
+        if value == info.data.get("deleted_flag"):
+            raise ValueError(
+                f"{value!r} is also deleted_flag; name the operation column once, as op_column"
+            )
+        return value
+
+    @field_validator("op_delete")
+    @classmethod
+    def _check_op_delete(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        if not info.data.get("op_column") and "op_column" in info.data:
+            raise ValueError("op_delete says which values of op_column delete: set op_column")
+        if not value or not all(item.strip() for item in value):
+            raise ValueError("list the values of op_column that mean a deletion, such as ['D']")
+        return value
+
+    @field_validator("mapping")
+    @classmethod
+    def _check_mapped_attributes(
+        cls, mapping: dict[str, str | list[str]], info: ValidationInfo
+    ) -> dict[str, str | list[str]]:
+        entity = info.data.get("entity")
+        if entity is Entity.ACCOUNT and "full_name" in mapping:
+            raise ValueError(
+                "'full_name' is a contact attribute (a person's whole name); an account "
+                "source maps its organisation's name to 'name'"
+            )
+        return mapping
 
     @model_validator(mode="after")
     def _check_location_and_mapping(self) -> SourceSpec:
@@ -73,11 +202,24 @@ class SourceSpec(Strict):
             raise ValueError("'account_source' is only for contact sources")
         return self
 
+    def mapped_columns(self, attribute: str) -> list[str]:
+        """The columns mapped to ``attribute`` (none if it is not mapped)."""
+        columns = self.mapping.get(attribute, [])
+        return [columns] if isinstance(columns, str) else list(columns)
+
+    @property
+    def op_delete_values(self) -> frozenset[str]:
+        """The operation values that mean a deletion, case-folded."""
+        values = DEFAULT_OP_DELETE if self.op_delete is None else self.op_delete
+        return frozenset(value.strip().casefold() for value in values)
+
     @property
     def source_columns(self) -> list[str]:
         """Every column this source must have: key, mapped, and bookkeeping columns."""
-        columns = [self.key, *self.mapping.values()]
-        columns += [c for c in (self.last_modified, self.deleted_flag) if c]
+        columns = [self.key]
+        for attribute in self.mapping:
+            columns += self.mapped_columns(attribute)
+        columns += [c for c in (self.last_modified, self.deleted_flag, self.op_column) if c]
         return list(dict.fromkeys(columns))
 
 

@@ -23,7 +23,7 @@ RULES_LOWER = 1.0
 
 def rule_fields(spec: MatchSpec) -> list[str]:
     """The fields the rules read, each once, in rule order."""
-    return list(dict.fromkeys(field for rule in spec.rules for field in rule.fields))
+    return list(dict.fromkeys(field for rule in spec.rules for field in rule.all_fields))
 
 
 def match_by_rules(

@@ -129,7 +129,7 @@ def _check_probabilistic_records(
     derived = set(DERIVED_FIELDS[spec.entity])
     needed = [
         *(f for rule in spec.blocking for key in rule.keys for f in key.inputs),
-        *(f for rule in spec.rules for f in rule.fields),
+        *(f for rule in spec.rules for f in rule.all_fields),
         *(f for c in comparisons for f in c.fields),
     ]
     absent_derived = sorted({f for f in needed if f in derived and f not in records.columns})

@@ -19,7 +19,7 @@ from mdm.matching.compare import NULL, compare_levels
 from mdm.matching.comparisons import Comparison, comparisons_from_spec
 from mdm.matching.decide import Decision
 from mdm.matching.model import FellegiSunterModel, log2_odds
-from mdm.matching.score import forced_by_rules, probabilities
+from mdm.matching.score import forced_by_rules, probabilities, within_context
 from mdm.matching.values import FieldValues
 
 
@@ -67,9 +67,9 @@ def explain_pair(
     comparisons weigh their average exact match.
     """
     comparisons = comparisons_from_spec(spec)
-    model.check(comparisons)
+    model.check(comparisons, context=spec.context)
     fields = sorted(
-        {f for c in comparisons for f in c.fields} | {f for r in spec.rules for f in r.fields}
+        {f for c in comparisons for f in c.fields} | {f for r in spec.rules for f in r.all_fields}
     )
     frame = pd.DataFrame(
         {f: pd.array([_value(record_a, f), _value(record_b, f)], dtype="string") for f in fields}
@@ -77,13 +77,17 @@ def explain_pair(
     columns = {f: FieldValues.of(frame[f]) for f in fields}
     left, right = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
     levels = compare_levels(frame, left, right, comparisons)[:, 0]
+    in_context = within_context(levels[:, np.newaxis], model, comparisons)
+    context = in_context is not None and bool(in_context[0])
     parts = []
     for comparison, fitted, level in zip(
         comparisons, model.comparisons, levels.tolist(), strict=True
     ):
         a, b = _values(record_a, comparison), _values(record_b, comparison)
+        local = context and fitted.u_context is not None
         tf = (
             fitted.tf_adjust
+            and not local
             and level == comparison.exact_code
             and frequencies is not None
             and comparison.name in frequencies
@@ -93,7 +97,7 @@ def explain_pair(
             weight = 0.0
         else:
             m = fitted.m[level]
-            u = fitted.u[level]
+            u = fitted.u_context[level] if local and fitted.u_context else fitted.u[level]
             if tf and frequencies is not None:
                 share = float(frequencies[comparison.name].get(a, 0.0))
                 u = max(share, fitted.tf_minimum_u)
@@ -118,7 +122,9 @@ def explain_pair(
         decision = Decision.MATCH
     elif total >= log2_odds(spec.thresholds.review):
         decision = Decision.REVIEW
-    verdict, names = forced_by_rules(spec.rules, columns, left, right)
+    verdict, names = forced_by_rules(
+        spec.rules, columns, left, right, levels[:, np.newaxis], comparisons
+    )
     rule = None if pd.isna(names.iloc[0]) else str(names.iloc[0])
     if verdict[0] == 1:
         decision = Decision.MATCH

@@ -4,7 +4,12 @@
 * ``u[level]``: ... among pairs that are not (an exact level's u is replaced by the value's
   own frequency when the comparison is term-frequency adjusted);
 * ``weight = log2(m / u)``: the level's evidence in bits; a ``NULL`` level weighs 0;
-* ``prior``: the probability that two random records are the same entity.
+* ``prior``: the probability that two random records are the same entity;
+* ``u_context[level]`` (a model with a ``context``, such as a contact's employer): the level's
+  probability among pairs that are not the same entity but share the context. Where a pair
+  agrees on the context, its other comparisons weigh ``log2(m / u_context)``: two colleagues
+  share a switchboard number and a mail domain as a matter of course, so within one employer
+  those agreements say little about the person, while the names still say much.
 
 A pair's match weight is ``log2(prior / (1 - prior))`` plus its levels' weights, and its match
 probability is ``2^w / (1 + 2^w)``.
@@ -16,6 +21,7 @@ written exactly (shortest round-trip form), so a saved and reloaded model scores
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -49,20 +55,43 @@ class ComparisonModel:
     u: tuple[float, ...]
     tf_adjust: bool = False
     tf_minimum_u: float = 1e-6
+    # u among the non-matching pairs that share the model's context; None without a context
+    # and for the context comparison itself.
+    u_context: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not len(self.labels) == len(self.m) == len(self.u):
             raise ValueError(f"comparison {self.name!r}: labels, m and u differ in length")
-        if any(not 0.0 < p <= 1.0 for p in (*self.m, *self.u)):
+        if self.u_context is not None and len(self.u_context) != len(self.u):
+            raise ValueError(f"comparison {self.name!r}: u_context and u differ in length")
+        if any(not 0.0 < p <= 1.0 for p in (*self.m, *self.u, *(self.u_context or ()))):
             raise ValueError(f"comparison {self.name!r}: m and u must be in (0, 1]")
 
     @property
     def weights(self) -> tuple[float, ...]:
         return tuple(math.log2(m) - math.log2(u) for m, u in zip(self.m, self.u, strict=True))
 
+    @property
+    def context_weights(self) -> tuple[float, ...] | None:
+        """The weights within the context (``log2(m / u_context)``), if the model has one."""
+        if self.u_context is None:
+            return None
+        pairs = zip(self.m, self.u_context, strict=True)
+        return tuple(math.log2(m) - math.log2(u) for m, u in pairs)
+
     def weight_table(self) -> FloatArray:
         """Weights by code with a trailing 0.0, so that indexing with ``NULL`` (-1) gives 0."""
         return np.array([*self.weights, 0.0], dtype=np.float64)
+
+    def context_weight_table(self) -> FloatArray:
+        """``weight_table`` within the context (the plain one where there is no context u)."""
+        weights = self.context_weights
+        return self.weight_table() if weights is None else np.array([*weights, 0.0])
+
+    def with_u_context(self, u_context: Sequence[float] | None) -> ComparisonModel:
+        return dataclasses.replace(
+            self, u_context=None if u_context is None else tuple(float(u) for u in u_context)
+        )
 
 
 # eq=False keeps identity semantics cheap; compare models with ``to_dict``.
@@ -72,10 +101,19 @@ class FellegiSunterModel:
     prior: float
     comparisons: tuple[ComparisonModel, ...]
     training: Mapping[str, Any] = field(default_factory=dict)
+    # The comparison whose exact agreement is the context of the others (see the module).
+    context: str | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.prior < 1.0:
             raise ValueError(f"the prior must be in (0, 1), got {self.prior}")
+        if self.context is not None and self.context not in [c.name for c in self.comparisons]:
+            raise ValueError(f"the context {self.context!r} is none of the model's comparisons")
+
+    @property
+    def context_index(self) -> int | None:
+        names = [c.name for c in self.comparisons]
+        return None if self.context is None else names.index(self.context)
 
     @property
     def prior_weight(self) -> float:
@@ -87,10 +125,22 @@ class FellegiSunterModel:
                 return comparison
         raise KeyError(f"the model has no comparison {name!r}")
 
-    def check(self, comparisons: Sequence[Comparison], where: str = "the model") -> None:
-        """Raise ``MdmError`` unless this model has exactly these comparisons and levels."""
+    def check(
+        self,
+        comparisons: Sequence[Comparison],
+        where: str = "the model",
+        context: str | None = None,
+    ) -> None:
+        """Raise ``MdmError`` unless this model has exactly these comparisons and levels, and
+        the ``context`` the rules declare."""
         have = [(c.name, c.labels) for c in self.comparisons]
         want = [(c.name, c.labels) for c in comparisons]
+        if self.context != context:
+            raise MdmError(
+                Reason.RULES,
+                f"{where} was trained with context {self.context!r}, the rules now declare "
+                f"{context!r}. Delete the model file to train a new one.",
+            )
         if have != want:
             raise MdmError(
                 Reason.RULES,
@@ -110,19 +160,11 @@ class FellegiSunterModel:
                     "field": c.field,
                     "tf_adjust": c.tf_adjust,
                     "tf_minimum_u": c.tf_minimum_u,
-                    "levels": [
-                        {
-                            "code": code,
-                            "label": c.labels[code],
-                            "m": c.m[code],
-                            "u": c.u[code],
-                            "weight": c.weights[code],
-                        }
-                        for code in reversed(range(len(c.labels)))
-                    ],
+                    "levels": [_level_dict(c, code) for code in reversed(range(len(c.labels)))],
                 }
                 for c in self.comparisons
             ],
+            **({"context": self.context} if self.context is not None else {}),
             "training": dict(self.training),
         }
 
@@ -144,13 +186,20 @@ class FellegiSunterModel:
                     u=tuple(float(level["u"]) for level in levels),
                     tf_adjust=bool(item.get("tf_adjust", False)),
                     tf_minimum_u=float(item.get("tf_minimum_u", 1e-6)),
+                    u_context=(
+                        tuple(float(level["u_context"]) for level in levels)
+                        if all("u_context" in level for level in levels)
+                        else None
+                    ),
                 )
             )
+        context = data.get("context")
         return cls(
             entity=str(data["entity"]),
             prior=float(data["prior"]["probability"]),
             comparisons=tuple(comparisons),
             training=dict(data.get("training", {})),
+            context=None if context is None else str(context),
         )
 
     def save(self, path: Path) -> None:
@@ -166,6 +215,21 @@ class FellegiSunterModel:
                 Reason.RULES,
                 f"Cannot read the match model {path}: {error}. Delete it to train a new one.",
             ) from error
+
+
+def _level_dict(comparison: ComparisonModel, code: int) -> dict[str, Any]:
+    level: dict[str, Any] = {
+        "code": code,
+        "label": comparison.labels[code],
+        "m": comparison.m[code],
+        "u": comparison.u[code],
+        "weight": comparison.weights[code],
+    }
+    context_weights = comparison.context_weights
+    if comparison.u_context is not None and context_weights is not None:
+        level["u_context"] = comparison.u_context[code]
+        level["weight_in_context"] = context_weights[code]
+    return level
 
 
 def _describe(items: list[tuple[str, tuple[str, ...]]]) -> str:

@@ -10,6 +10,7 @@ cuts weak bridges (``mdm.matching.cluster``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mdm.config.match_spec import MatchSpec
-from mdm.matching.cluster import cluster
+from mdm.matching.cluster import cluster, connected_components
 from mdm.matching.compare import compare_pairs
 from mdm.matching.comparisons import Comparison
 from mdm.matching.decide import Decision, decide
@@ -36,7 +37,13 @@ from mdm.matching.result import (
 from mdm.matching.score import forced_by_rules, match_weights, probabilities
 from mdm.matching.stages import Candidates, Constraints, candidate_pairs, is_pair
 from mdm.matching.statistics import MatchStatistics
-from mdm.matching.train import refine_with_labels, sample_pairs, train_model
+from mdm.matching.train import (
+    context_pairs,
+    context_u,
+    refine_with_labels,
+    sample_pairs,
+    train_model,
+)
 
 FloatArray = npt.NDArray[np.float64]
 Int8Array = npt.NDArray[np.int8]
@@ -85,13 +92,14 @@ def match_probabilistic(
     if model is None:
         used = trained_model(records, spec, comparisons, candidates, levels)
     else:
-        model.check(comparisons)
+        model.check(comparisons, context=spec.context)
         used = model
     if labels is not None and len(labels):
         used = refined_model(records, used, comparisons, labels)
     scores = scored(records, used, comparisons, candidates, levels)
-    decisions = decided(records, spec, candidates, scores, constraints)
-    clusters = clustered(records, spec, candidates, decisions)
+    decisions = decided(records, spec, comparisons, candidates, levels, scores, constraints)
+    apart = kept_apart(records, spec, comparisons, used, candidates, decisions)
+    clusters = clustered(records, spec, candidates, decisions, apart)
     judged = ScoredPairs(
         candidates.left,
         candidates.right,
@@ -149,7 +157,7 @@ def trained_model(
         "candidate_pairs": blocked_count,
         "seed": training.seed,
     }
-    return train_model(
+    model = train_model(
         str(spec.entity),
         comparisons,
         levels[:, :blocked_count],
@@ -160,6 +168,14 @@ def trained_model(
         training,
         metadata,
     )
+    if spec.context is None:
+        return model
+    field = next(c.field for c in comparisons if c.name == spec.context)
+    left, right = context_pairs(
+        records.values(field).codes, records.record_ids, training.u_sample_pairs, training.seed
+    )
+    with_context = dataclasses.replace(model, context=spec.context)
+    return context_u(with_context, compare_pairs(records, left, right, comparisons), training)
 
 
 def refined_model(
@@ -204,7 +220,9 @@ def scored(
 def decided(
     records: EncodedRecords,
     spec: MatchSpec,
+    comparisons: list[Comparison],
     candidates: Candidates,
+    levels: Int8Array,
     scores: Scores,
     constraints: Constraints,
 ) -> Decisions:
@@ -215,7 +233,9 @@ def decided(
         log2_odds(spec.thresholds.match),
         log2_odds(spec.thresholds.review),
     ).to_numpy(copy=True)
-    verdict, forced_rule = forced_by_rules(spec.rules, records.fields, left, right)
+    verdict, forced_rule = forced_by_rules(
+        spec.rules, records.fields, left, right, levels, comparisons
+    )
     decision[verdict == 1] = Decision.MATCH
     decision[verdict == -1] = Decision.NON_MATCH
     rule = forced_rule.fillna(MODEL_RULE).astype("string")
@@ -237,8 +257,86 @@ def decided(
     return Decisions(decision, rule, support, apart, link_score)
 
 
+def kept_apart(
+    records: EncodedRecords,
+    spec: MatchSpec,
+    comparisons: list[Comparison],
+    model: FellegiSunterModel,
+    candidates: Candidates,
+    decisions: Decisions,
+) -> Rows:
+    """The pairs clustering must keep apart: constraints and forced non-matches, and every
+    pair inside a cluster of matches whose own comparison is a confident non-match
+    (``clustering.apart_below``), so that two relatives never join through a third record that
+    matches both. Pairs inside a cluster that blocking never made are compared here."""
+    below = spec.clustering.apart_below
+    apart = decisions.apart
+    # A delta's partner search (``records.new``) only asks which records pair up: no clusters.
+    if below <= 0 or records.new is not None:
+        return apart
+    left, right = candidates.left, candidates.right
+    matched = decisions.decision == Decision.MATCH
+    labels = connected_components(records.size, left[matched], right[matched])
+    # A steward's must-link joins what it joins: clusters holding one are not second-guessed.
+    steward_joined = np.unique(labels[left[decisions.support > 1.0]])
+    checked = ~np.isin(labels, steward_joined)
+    weak = np.flatnonzero(~matched & (decisions.support < below) & checked[left] & checked[right])
+    extra_left, extra_right = unmade_pairs_within(
+        np.where(checked, labels, -1), left, right, spec.clustering.apart_check_max_size
+    )
+    far = np.zeros(0, dtype=np.int64)
+    if len(extra_left):
+        levels = compare_pairs(records, extra_left, extra_right, comparisons)
+        weights = match_weights(levels, model, comparisons, records, extra_left)
+        verdict, _ = forced_by_rules(
+            spec.rules, records.fields, extra_left, extra_right, levels, comparisons
+        )
+        is_far = ((probabilities(weights) < below) & (verdict != 1)) | (verdict == -1)
+        far = np.flatnonzero(is_far)
+    return (
+        np.r_[apart[0], left[weak], extra_left[far]].astype(np.int64),
+        np.r_[apart[1], right[weak], extra_right[far]].astype(np.int64),
+    )
+
+
+def unmade_pairs_within(
+    labels: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    max_size: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every pair of rows in one cluster of 3 to ``max_size`` rows that is not among the
+    pairs ``left``-``right`` (in either order): row pairs, smaller row first. Rows labelled
+    -1 are in no cluster that is checked."""
+    sizes = np.bincount(labels[labels >= 0])
+    checked = np.flatnonzero((sizes >= 3) & (sizes <= max_size))
+    if not len(checked):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    rows = np.flatnonzero(np.isin(labels, checked))
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    by_size: dict[int, list[npt.NDArray[np.int64]]] = {}
+    for members in np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1):
+        by_size.setdefault(len(members), []).append(members)
+    found_left, found_right = [], []
+    for size in sorted(by_size):
+        members = np.stack(by_size[size])
+        i, j = np.triu_indices(size, 1)
+        found_left.append(members[:, i].ravel())
+        found_right.append(members[:, j].ravel())
+    a, b = np.concatenate(found_left), np.concatenate(found_right)
+    n = np.int64(len(labels))
+    made = np.minimum(left, right) * n + np.maximum(left, right)
+    unmade = ~np.isin(a * n + b, made)
+    return a[unmade], b[unmade]
+
+
 def clustered(
-    records: EncodedRecords, spec: MatchSpec, candidates: Candidates, decisions: Decisions
+    records: EncodedRecords,
+    spec: MatchSpec,
+    candidates: Candidates,
+    decisions: Decisions,
+    apart: Rows,
 ) -> Clusters:
     """Clusters of the matches; a match whose bridge clustering cut becomes a review."""
     labels, cut = cluster(
@@ -247,7 +345,7 @@ def clustered(
         candidates.right,
         decisions.decision == Decision.MATCH,
         decisions.support,
-        cannot_link=decisions.apart,
+        cannot_link=apart,
         split_bridges=spec.clustering.split_weak_bridges,
         min_support=spec.thresholds.review,
     )

@@ -21,7 +21,7 @@ from scipy.special import expit
 
 from mdm.config.match_spec import MatchMethod, MatchRuleSpec, MatchSpec, RuleAction
 from mdm.matching.compare import EXACT
-from mdm.matching.comparisons import Comparison
+from mdm.matching.comparisons import ELSE, Comparison
 from mdm.matching.encoded import EncodedRecords
 from mdm.matching.model import ComparisonModel, FellegiSunterModel
 from mdm.matching.values import FieldValues, IntArray
@@ -50,8 +50,10 @@ def _holds(levels: pd.DataFrame, rule: MatchRuleSpec) -> npt.NDArray[np.bool_]:
         case MatchMethod.EXACT:
             agree = levels[rule.fields].to_numpy(dtype=np.int8) == EXACT
             return np.asarray(agree.all(axis=1), dtype=bool)
-        case MatchMethod.DIFFERENT:  # rejected for method "rules" when the spec loads
-            raise ValueError(f"rule {rule.name!r}: 'different' rules only force non-matches")
+        case MatchMethod.DIFFERENT | MatchMethod.UNLIKE:  # refused for method "rules"
+            raise ValueError(
+                f"rule {rule.name!r}: {rule.method.value!r} rules only force non-matches"
+            )
         case _:
             assert_never(rule.method)
 
@@ -75,15 +77,33 @@ def match_weights(
     instead of the average u: ``log2(m / max(frequency, tf_minimum_u))``.
     """
     total = np.full(levels.shape[1], model.prior_weight, dtype=np.float64)
+    in_context = within_context(levels, model, comparisons)
     for index, (comparison, fitted) in enumerate(zip(comparisons, model.comparisons, strict=True)):
-        total += fitted.weight_table()[levels[index]]
+        weight = fitted.weight_table()[levels[index]]
+        if in_context is not None and fitted.u_context is not None:
+            weight = np.where(in_context, fitted.context_weight_table()[levels[index]], weight)
         if fitted.tf_adjust and comparison.field in records.fields:
             values = records.values(comparison.field)
             shares = records.shares.get(comparison.field)
             if shares is None:
                 shares = values.frequencies()
-            total += tf_adjustment(levels[index], comparison, fitted, values.codes, shares, left)
+            adjust = tf_adjustment(levels[index], comparison, fitted, values.codes, shares, left)
+            # Within the context u_context is already the context's own frequency.
+            if in_context is not None and fitted.u_context is not None:
+                adjust[in_context] = 0.0
+            weight = weight + adjust
+        total += weight
     return total
+
+
+def within_context(
+    levels: npt.NDArray[np.int8], model: FellegiSunterModel, comparisons: Sequence[Comparison]
+) -> npt.NDArray[np.bool_] | None:
+    """Which pairs agree exactly on the model's context comparison (None: no context)."""
+    index = model.context_index
+    if index is None:
+        return None
+    return np.asarray(levels[index] == comparisons[index].exact_code, dtype=bool)
 
 
 def tf_adjustment(
@@ -116,21 +136,70 @@ def forced_by_rules(
     values: Mapping[str, FieldValues],
     left: npt.NDArray[np.int64],
     right: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int8] | None = None,
+    comparisons: Sequence[Comparison] = (),
 ) -> tuple[npt.NDArray[np.int8], pd.Series]:
     """The deterministic rules' verdict per pair: +1 forced match, -1 forced non-match, 0 none,
     and the name of the deciding rule (NA when none). A forced non-match beats a forced match;
-    among rules of one action, the first in the file names the pair."""
+    among rules of one action, the first in the file names the pair. ``unlike`` rules read the
+    pairs' ``levels`` (comparisons, pairs) of ``comparisons``."""
     verdict = np.zeros(len(left), dtype=np.int8)
     names = np.full(len(left), None, dtype=object)
     for action, code in ((RuleAction.MATCH, 1), (RuleAction.NON_MATCH, -1)):
         for rule in reversed([r for r in rules if r.action is action]):
             holds = np.ones(len(left), dtype=bool)
             for field in rule.fields:
+                holds &= _field_holds(rule, field, values[field], left, right, levels, comparisons)
+            for field in rule.unless:
                 codes = values[field].codes
-                a, b = codes[left], codes[right]
-                present = (a >= 0) & (b >= 0)
-                same = a == b if rule.method is MatchMethod.EXACT else a != b
-                holds &= present & same
+                holds &= ~((codes[left] >= 0) & (codes[left] == codes[right]))
             verdict[holds] = code
             names[holds] = rule.name
     return verdict, pd.Series(pd.array(names, dtype="string"))
+
+
+def _field_holds(
+    rule: MatchRuleSpec,
+    field: str,
+    values: FieldValues,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int8] | None,
+    comparisons: Sequence[Comparison],
+) -> npt.NDArray[np.bool_]:
+    a, b = values.codes[left], values.codes[right]
+    present: npt.NDArray[np.bool_] = (a >= 0) & (b >= 0)
+    match rule.method:
+        case MatchMethod.EXACT:
+            return present & np.equal(a, b)
+        case MatchMethod.DIFFERENT:
+            return present & np.not_equal(a, b)
+        case MatchMethod.UNLIKE:
+            index = next((i for i, c in enumerate(comparisons) if c.field == field), None)
+            if levels is None or index is None:
+                raise ValueError(f"rule {rule.name!r}: 'unlike' needs the levels of {field!r}")
+            initials = values.derived("initial", _initials)
+            first_letters = values.derived("first_letter", _first_letters)
+            starts = values.derived("start", _starts)
+            a_, b_ = np.maximum(a, 0), np.maximum(b, 0)
+            abbreviated = (initials[a_] | initials[b_]) & (first_letters[a_] == first_letters[b_])
+            # A short form the nickname list lacks starts like the name (Andi ~ Andreas).
+            abbreviated |= (starts[a_] != "") & (starts[a_] == starts[b_])
+            unlike: npt.NDArray[np.bool_] = np.equal(levels[index], ELSE) & ~abbreviated
+            return present & unlike
+        case _:
+            assert_never(rule.method)
+
+
+def _initials(uniques: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """Whether each value is an initial: one letter, perhaps with a dot."""
+    return np.array([len(str(v).rstrip(".")) == 1 for v in uniques], dtype=bool)
+
+
+def _first_letters(uniques: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    return np.array([str(v)[:1] for v in uniques], dtype=object)
+
+
+def _starts(uniques: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Each value's first three letters ("" when it is shorter)."""
+    return np.array([str(v)[:3] if len(str(v)) >= 3 else "" for v in uniques], dtype=object)

@@ -392,10 +392,106 @@ def refine_with_labels(
                 u=tuple(float(x) for x in u),
                 tf_adjust=comparison.tf_adjust,
                 tf_minimum_u=comparison.tf_minimum_u,
+                u_context=comparison.u_context,
             )
         )
     training = {
         **model.training,
         "labels": {"matches": int(is_match.sum()), "non_matches": int((~is_match).sum())},
     }
-    return FellegiSunterModel(model.entity, model.prior, tuple(comparisons), training)
+    return FellegiSunterModel(
+        model.entity, model.prior, tuple(comparisons), training, context=model.context
+    )
+
+
+# ---- the context ------------------------------------------------------------------------------
+
+
+def context_pairs(
+    codes: IntArray, record_ids: npt.ArrayLike, size: int, seed: int
+) -> tuple[IntArray, IntArray]:
+    """Pairs of rows that share a context value (``codes`` >= 0): every such pair when there
+    are at most ``size``, else a seeded sample of ``size``, each pair equally likely. Rows are
+    taken in ``record_ids`` order, so the pairs do not depend on row order."""
+    rows = np.flatnonzero(codes >= 0)
+    rows = rows[np.lexsort((np.asarray(record_ids)[rows], codes[rows]))]
+    bounds = np.flatnonzero(np.diff(codes[rows])) + 1
+    starts = np.r_[0, bounds]
+    sizes = np.diff(np.r_[starts, len(rows)])
+    pair_counts = sizes * (sizes - 1) // 2
+    total = int(pair_counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if total <= size:
+        lefts, rights = [], []
+        for start, k in zip(starts[sizes >= 2].tolist(), sizes[sizes >= 2].tolist(), strict=True):
+            i, j = np.triu_indices(k, 1)
+            lefts.append(rows[start + i])
+            rights.append(rows[start + j])
+        return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    group = rng.choice(len(sizes), size=size, p=pair_counts / total)
+    k = sizes[group]
+    i = (rng.random(size) * k).astype(np.int64)
+    j = (rng.random(size) * (k - 1)).astype(np.int64)
+    j = j + (j >= i)
+    return rows[starts[group] + i].astype(np.int64), rows[starts[group] + j].astype(np.int64)
+
+
+def context_u(
+    model: FellegiSunterModel,
+    context_levels: Int8Array,
+    training: TrainingSpec,
+) -> FellegiSunterModel:
+    """``model`` with each comparison's u among the non-matching pairs that share the context,
+    learned from ``context_levels`` (comparisons, pairs sharing the context) by EM with m held
+    at the model's: the share of matches among those pairs is learned with it, so duplicates
+    of one person inside an employer do not count as colleagues who agree.
+
+    Each comparison's u is weighted by the pairs' posterior *without that comparison*: judged
+    with it, colleagues who agree on it (a similar mailbox at the shared domain) would look
+    like matches and leave the non-matches, and the agreement would look rare among
+    colleagues exactly where it is common.
+    """
+    index = model.context_index
+    if index is None:
+        return model
+    sample = patterns(context_levels)
+    level_counts = [len(c.labels) for c in model.comparisons]
+    m = [np.array(c.m, dtype=np.float64) for c in model.comparisons]
+    if not sample.counts.sum():  # no two records share a context: nothing to learn from
+        u = [np.array(c.u, dtype=np.float64) for c in model.comparisons]
+        return _with_context_u(model, u, index, pairs=0, share=0.0)
+    u = estimate_u(sample.levels, sample.counts, level_counts)
+    others = [c for c in range(len(m)) if c != index]
+    prior = 0.1
+    for _ in range(training.max_iterations):
+        tables = log_ratio_tables(m, u)
+        parts = {c: tables[c][sample.levels[:, c]] for c in others}
+        total = np.log(prior) - np.log1p(-prior) + sum(parts.values(), np.zeros(len(sample.counts)))
+        for c in others:
+            apart = sample.counts * (1.0 - expit(total - parts[c]))
+            u[c] = estimate_u(sample.levels[:, [c]], apart, [level_counts[c]])[0]
+        matched = float((sample.counts * expit(total)).sum() / sample.counts.sum())
+        new_prior = float(np.clip(matched, 1e-9, 0.5))
+        done = abs(new_prior - prior) < training.tolerance
+        prior = new_prior
+        if done:
+            break
+    return _with_context_u(model, u, index, pairs=int(sample.counts.sum()), share=prior)
+
+
+def _with_context_u(
+    model: FellegiSunterModel, u: list[FloatArray], index: int, pairs: int, share: float
+) -> FellegiSunterModel:
+    comparisons = tuple(
+        c.with_u_context(None if i == index else u[i].tolist())
+        for i, c in enumerate(model.comparisons)
+    )
+    training_info = {
+        **model.training,
+        "context": {"pairs": pairs, "match_share": round(share, 6)},
+    }
+    return FellegiSunterModel(
+        model.entity, model.prior, comparisons, training_info, context=model.context
+    )

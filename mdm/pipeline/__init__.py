@@ -20,6 +20,7 @@ from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.errors import ProblemCollector, Reason, describe_error
 from mdm.pipeline.clock import RunClock, StageTiming, counted
+from mdm.pipeline.coverage import fields_not_given
 from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
 from mdm.pipeline.models import RunModels
@@ -150,6 +151,8 @@ def _run_in_transaction(
                 with clock.stage("ingest", load.spec.name) as stage:
                     ingested = ingest_load(connection, run_id, load, project, allow_deletes, clock)
                     stage.counts = _ingested(ingested)
+                rules = project.rules.match[load.spec.entity]
+                ingested.not_compared = fields_not_given(load.spec, rules)
                 summary.sources.append(ingested)
                 failpoints.reached(f"ingest.{load.spec.name}")
             if resolve:

@@ -47,7 +47,7 @@ from mdm.schema import Entity
 from mdm.store import record_index, records
 
 # Part of the resolution basis: a store indexed by another version resolves everything once.
-INDEX_VERSION: Final = 1
+INDEX_VERSION: Final = 2  # 2: match keys of KEYS_VERSION 2 (US ZIP codes restored)
 
 
 BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR

@@ -15,7 +15,13 @@ from mdm.errors import MdmError, Problem, Reason
 from mdm.match_keys import compute_keys, keys_json, region_of
 from mdm.pipeline.clock import RunClock, counted
 from mdm.schema import Entity, attribute_names
-from mdm.sources import ChangePlan, SourceLoad, content_hash, plan_changes
+from mdm.sources import (
+    ChangePlan,
+    SourceLoad,
+    check_quarantine_share,
+    content_hash,
+    plan_changes,
+)
 from mdm.store import bulk, records
 from mdm.store.tables import Quarantine, SourceRecord
 
@@ -34,6 +40,8 @@ class SourceSummary:
     kept: int = 0  # records whose rows were quarantined: their last good version stays
     held_back: int = 0  # records absent from a full extract, not deleted (see warnings)
     warnings: list[str] = field(default_factory=list)
+    # Fields the match rules compare that the source maps no column to (mdm.pipeline.coverage).
+    not_compared: list[str] = field(default_factory=list)
 
 
 def ingest_load(
@@ -46,8 +54,10 @@ def ingest_load(
 ) -> SourceSummary:
     """Write one load. A full load that would delete more of the source's live records than
     its ``max_delete_share`` raises ``MdmError`` before writing, unless the source is in
-    ``allow_deletes``. ``clock`` times the standardization of the new versions."""
+    ``allow_deletes``. ``clock`` times the standardization of the new versions. A load
+    quarantining more than ``max_quarantine_share`` of its rows for one reason raises too."""
     spec = load.spec
+    check_quarantine_share(load)
     if load.records.empty and not load.quarantined_keys and spec.mode is LoadMode.DELTA:
         _write_quarantine(connection, run_id, load)  # nothing new: nothing to compare
         return _summary(load, inserted=0, updated=0, deleted=0, unchanged=0)

@@ -6,6 +6,7 @@ what to insert, update and tombstone in the store.
 """
 
 from mdm.sources.changes import ChangePlan, content_hash, plan_changes
+from mdm.sources.checks import check_quarantine_share
 from mdm.sources.readers import SourceLoad, check_source, read_source, source_location
 from mdm.sources.validate import QUARANTINE_COLUMNS, empty_records, record_columns
 
@@ -13,6 +14,7 @@ __all__ = [
     "QUARANTINE_COLUMNS",
     "ChangePlan",
     "SourceLoad",
+    "check_quarantine_share",
     "check_source",
     "content_hash",
     "empty_records",

@@ -33,12 +33,15 @@ def _column_uses(spec: SourceSpec) -> dict[str, list[str]]:
     """Source column -> the mdm.toml keys that name it."""
     uses: dict[str, list[str]] = {column: [] for column in spec.source_columns}
     uses[spec.key].append("key")
-    for attribute, column in spec.mapping.items():
-        uses[column].append(f"mapping.{attribute}")
+    for attribute in spec.mapping:
+        for column in spec.mapped_columns(attribute):
+            uses[column].append(f"mapping.{attribute}")
     if spec.last_modified:
         uses[spec.last_modified].append("last_modified")
     if spec.deleted_flag:
         uses[spec.deleted_flag].append("deleted_flag")
+    if spec.op_column:
+        uses[spec.op_column].append("op_column")
     return uses
 
 

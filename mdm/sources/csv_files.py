@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mdm.config.specs import SourceSpec
+from mdm.sources.checks import Check
 from mdm.sources.columns import require_columns
 from mdm.sources.parsing import (
     Parsed,
@@ -258,7 +259,7 @@ def _ragged(
     # The fields before the one that is missing or extra are where they belong: the key is
     # read where the header has it, so the record it names is kept, not deleted.
     key = fields[key_position] if key_position < len(fields) else None
-    return Rejected(number, key, None, reason, _raw_fields(spec, header, fields))
+    return Rejected(number, key, None, reason, _raw_fields(spec, header, fields), Check.RAGGED)
 
 
 def _unclosed(
@@ -281,7 +282,8 @@ def _unclosed(
     open_field = len(cut.fields) - 1  # the value the quote opened, cut off at its line's end
     column = header[open_field] if open_field < len(header) else None
     key = cut.fields[key_position] if key_position < open_field else None
-    return Rejected(number, key, column, reason, _raw_fields(spec, header, cut.fields))
+    raw = _raw_fields(spec, header, cut.fields)
+    return Rejected(number, key, column, reason, raw, Check.UNCLOSED_QUOTE)
 
 
 def _raw_fields(spec: SourceSpec, header: list[str], fields: list[str]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mdm.config.specs import SourceSpec
+from mdm.sources.checks import Check
 from mdm.sources.columns import require_columns
 from mdm.sources.parsing import Parsed, Rejected, existing_file, parsed_frame, text_file
 from mdm.sources.validate import raw_object, value_text
@@ -35,7 +36,7 @@ def _parse_jsonl(spec: SourceSpec, root: Path, location: str) -> _JsonLines:
             if problem:
                 raw = raw_object({"_line": text}, spec.encoding)
                 key = _key_in_text(text, key_pattern)
-                lines.rejected.append(Rejected(number, key, None, problem, raw))
+                lines.rejected.append(Rejected(number, key, None, problem, raw, Check.NOT_JSON))
             else:
                 lines.numbers.append(number)
     lines.columns.extend(dict.fromkeys(key for obj in lines.objects for key in obj))

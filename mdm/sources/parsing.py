@@ -14,6 +14,7 @@ import pandas as pd
 
 from mdm.config.specs import SourceSpec
 from mdm.errors import MdmError, Problem, Reason
+from mdm.sources.checks import Check
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Rejected:
     column: str | None
     reason: str
     raw: str  # the row as read, as a JSON object
+    check: Check
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class SourceLoad:
     # Quarantined rows whose key cannot be read: any key absent from a full extract may be
     # one of them, so such a load deletes no absent key.
     unkeyed_rows: tuple[int, ...] = ()
+    # The check each quarantine row failed, row for row (see ``mdm.sources.checks``).
+    checks: tuple[str, ...] = ()
 
     @property
     def rows_quarantined(self) -> int:
@@ -74,8 +76,9 @@ def read_source(spec: SourceSpec, root: Path) -> SourceLoad:
         .sort_values("row_number", kind="stable")
         .reset_index(drop=True)
         if found
-        else empty_quarantine()
+        else empty_quarantine().assign(check=pd.Series(dtype=object))
     )
+    checks = tuple(str(check) for check in quarantine.pop("check"))
     keys = {row.row_number: _clean_key(row.key) for row in parsed.rejected}
     keys.update({number: _clean_key(key) for number, key in valid.quarantined_keys.items()})
     unkeyed = [number for number, key in keys.items() if key is None]
@@ -90,6 +93,7 @@ def read_source(spec: SourceSpec, root: Path) -> SourceLoad:
         parsed.rows_read,
         quarantined_keys=frozenset(key for key in keys.values() if key is not None),
         unkeyed_rows=tuple(sorted(unkeyed)),
+        checks=checks,
     )
 
 
@@ -135,14 +139,14 @@ def source_location(spec: SourceSpec) -> str:
 def _rejected(rows: list[Rejected], encoding: str) -> pd.DataFrame:
     """Quarantine rows for rows that did not parse."""
     if not rows:
-        return empty_quarantine()
+        return empty_quarantine().assign(check=pd.Series(dtype=object))
     return quarantine_frame(
         [row.row_number for row in rows],
         [None if row.key is None else readable(row.key.strip(), encoding) or None for row in rows],
         [row.column for row in rows],
         [row.reason for row in rows],
         [row.raw for row in rows],
-    )
+    ).assign(check=[str(row.check) for row in rows])
 
 
 _Reader = Callable[[SourceSpec, Path, str], Parsed]

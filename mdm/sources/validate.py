@@ -21,6 +21,9 @@ import pandas as pd
 
 from mdm.config.specs import SourceSpec
 from mdm.schema import Entity, attribute_names
+from mdm.sources.checks import Check
+from mdm.sources.dates import range_reason, read_dates
+from mdm.standardize.full_name import NAME_PARTS, split_full_names
 
 STRING = pd.StringDtype()
 UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
@@ -163,16 +166,25 @@ def trimmed(text: pd.Series[Any]) -> pd.Series[Any]:
 
 
 # ---- checks ----------------------------------------------------------------------------------
-# Each check returns problems: a frame with columns row_number, column, reason.
+# Each check returns problems: a frame with columns row_number, column, reason, check.
 
 
 def problems_frame(
-    row_numbers: Iterable[Hashable], column: str, reasons: Iterable[str]
+    row_numbers: Iterable[Hashable],
+    column: str,
+    reasons: Iterable[str],
+    check: Check | Iterable[Check],
 ) -> pd.DataFrame:
     numbers = np.asarray(list(row_numbers), dtype="int64")
     reason_list = list(reasons)
+    checks = [check] * len(numbers) if isinstance(check, Check) else list(check)
     return pd.DataFrame(
-        {"row_number": numbers, "column": [column] * len(numbers), "reason": reason_list}
+        {
+            "row_number": numbers,
+            "column": [column] * len(numbers),
+            "reason": reason_list,
+            "check": [str(c) for c in checks],
+        }
     )
 
 
@@ -181,19 +193,19 @@ def undecodable_bytes(text: pd.Series[Any], column: str, encoding: str) -> pd.Da
     present = text.dropna()
     # One regex over the joined column first: the common case, a clean column, costs one pass.
     if present.empty or not _UNDECODABLE.search("".join(present)):
-        return problems_frame([], column, [])
+        return problems_frame([], column, [], [])
     bad = present[present.str.contains(_UNDECODABLE, regex=True)]
     reasons = [
         f"bytes not valid {encoding} in column '{column}' (read as '{readable(v, encoding)}')"
         for v in bad
     ]
-    return problems_frame(bad.index, column, reasons)
+    return problems_frame(bad.index, column, reasons, Check.UNDECODABLE)
 
 
 def oversized_values(text: pd.Series[Any], column: str, what: str, limit: int) -> pd.DataFrame:
     """Rows whose value (``what``: "value" or "key") is longer than ``limit`` characters."""
     if max(map(len, filter(None, text.tolist())), default=0) <= limit:  # the common case
-        return problems_frame([], column, [])
+        return problems_frame([], column, [], [])
     lengths = text.dropna().str.len()
     long = lengths[lengths > limit]
     reasons = [
@@ -201,12 +213,13 @@ def oversized_values(text: pd.Series[Any], column: str, what: str, limit: int) -
         f"mdm takes (is a quote left open, or the wrong column mapped?)"
         for length in long
     ]
-    return problems_frame(long.index, column, reasons)
+    return problems_frame(long.index, column, reasons, Check.OVERSIZED)
 
 
 def empty_keys(keys: pd.Series[Any], column: str) -> pd.DataFrame:
     missing = keys[keys.isna()]
-    return problems_frame(missing.index, column, [f"key column '{column}' is empty"] * len(missing))
+    reasons = [f"key column '{column}' is empty"] * len(missing)
+    return problems_frame(missing.index, column, reasons, Check.EMPTY_KEY)
 
 
 def duplicate_keys(keys: pd.Series[Any], column: str, encoding: str) -> pd.DataFrame:
@@ -214,7 +227,7 @@ def duplicate_keys(keys: pd.Series[Any], column: str, encoding: str) -> pd.DataF
     present = keys.dropna()
     repeated = present[present.duplicated(keep=False)]
     if repeated.empty:
-        return problems_frame([], column, [])
+        return problems_frame([], column, [], [])
     numbers = pd.Series(repeated.index, index=repeated.index)
     rows = numbers.groupby(repeated).transform(lambda r: ", ".join(map(str, r)))
     counts = repeated.map(repeated.value_counts())
@@ -224,21 +237,25 @@ def duplicate_keys(keys: pd.Series[Any], column: str, encoding: str) -> pd.DataF
         + " quarantined, as mdm cannot tell which is right"
         for key, count, where in zip(repeated, counts, rows, strict=True)
     ]
-    return problems_frame(repeated.index, column, reasons)
+    return problems_frame(repeated.index, column, reasons, Check.DUPLICATE_KEY)
 
 
 def parse_last_modified(
-    values: pd.Series[Any], column: str, encoding: str
+    values: pd.Series[Any], column: str, encoding: str, fmt: str | None = None
 ) -> tuple[pd.Series[Any], pd.DataFrame]:
-    """Last-modified times in UTC (naive means UTC), and the values that are not dates."""
+    """Last-modified times in UTC (naive means UTC), and the values that are not dates:
+    ``fmt`` is the source's ``last_modified_format`` (see ``mdm.sources.dates``). Values that
+    are times already (Parquet, SQL) are taken as they are."""
     if _is_datetime(values):
         times = values.dt.tz_convert("UTC") if values.dt.tz else values.dt.tz_localize("UTC")
         return _within_range(times, column, None)
     text = trimmed(as_text(values))
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    bad = text[text.notna() & parsed.isna()]
+    parsed, failures = read_dates(text, column, fmt, lambda value: readable(value, encoding))
     not_dates = problems_frame(
-        bad.index, column, [_date_reason(readable(v, encoding)) for v in bad]
+        [row for row, _, _ in failures],
+        column,
+        [reason for _, _, reason in failures],
+        [check for _, check, _ in failures],
     )
     times, outside = _within_range(parsed, column, text)
     return times, _combine([not_dates, outside])
@@ -252,23 +269,9 @@ def _within_range(
     outside = times.notna() & ((times < low) | (times > high))
     bad = times[outside]
     shown = bad.map(value_text) if text is None else text[outside]
-    reasons = [_range_reason(str(v)) for v in shown]
-    return times.mask(outside).astype(UTC_NS), problems_frame(bad.index, column, reasons)
-
-
-def _date_reason(value: str) -> str:
-    try:
-        dt.datetime.fromisoformat(value)
-    except ValueError:
-        return (
-            f"last-modified '{value}' is not a date; "
-            "expected ISO 8601 such as 2024-03-31 or 2024-03-31T14:05:00Z"
-        )
-    return _range_reason(value)
-
-
-def _range_reason(value: str) -> str:
-    return f"last-modified '{value}' is outside the dates mdm can store (1677-09-22 to 2262-04-11)"
+    reasons = [range_reason(str(v)) for v in shown]
+    problems = problems_frame(bad.index, column, reasons, Check.DATE_RANGE)
+    return times.mask(outside).astype(UTC_NS), problems
 
 
 def parse_deleted(
@@ -284,7 +287,14 @@ def parse_deleted(
         "(accepted: true/false, yes/no, y/n, t/f, 1/0, or empty)"
         for v in bad
     ]
-    return flags.astype(bool), problems_frame(bad.index, column, reasons)
+    return flags.astype(bool), problems_frame(bad.index, column, reasons, Check.FLAG)
+
+
+def parse_operations(values: pd.Series[Any], deletes: frozenset[str]) -> pd.Series[Any]:
+    """Whether each row's operation is a deletion: its value, trimmed, in ``deletes`` (folded
+    to lower case). Any other value (I, U, insert, upsert, or empty) is a live row."""
+    words = trimmed(as_text(values)).str.casefold()
+    return words.isin(deletes).astype(bool)
 
 
 # ---- the whole frame -------------------------------------------------------------------------
@@ -293,7 +303,7 @@ def parse_deleted(
 @dataclass(frozen=True)
 class ValidatedRows:
     records: pd.DataFrame  # the good rows, mapped onto the canonical attributes
-    quarantine: pd.DataFrame  # one row per problem
+    quarantine: pd.DataFrame  # one row per problem: QUARANTINE_COLUMNS and its check
     quarantined_keys: dict[int, str | None]  # quarantined row number -> its key as read
 
 
@@ -322,7 +332,7 @@ def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> ValidatedRows:
         column = spec.last_modified
         values = frame[column] if _is_datetime(frame[column]) else texts[column]
         last_modified, bad = parse_last_modified(
-            _skip(values, reported.get(column)), column, encoding
+            _skip(values, reported.get(column)), column, encoding, spec.last_modified_format
         )
         checks.append(bad)
     deleted = pd.Series(False, index=frame.index, dtype=bool)
@@ -330,6 +340,10 @@ def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> ValidatedRows:
         column = spec.deleted_flag
         deleted, bad = parse_deleted(_skip(texts[column], reported.get(column)), column, encoding)
         checks.append(bad)
+    if spec.op_column:
+        # Deleted if either says so, when a source has both a flag and an operation.
+        operations = _skip(texts[spec.op_column], reported.get(spec.op_column))
+        deleted = deleted | parse_operations(operations, spec.op_delete_values)
 
     problems = _combine(checks)
     good = ~frame.index.isin(problems["row_number"])
@@ -352,7 +366,7 @@ def _is_datetime(values: pd.Series[Any]) -> bool:
 def _combine(checks: list[pd.DataFrame]) -> pd.DataFrame:
     found = [problems for problems in checks if not problems.empty]
     if not found:
-        return problems_frame([], "", [])
+        return problems_frame([], "", [], [])
     # Stable sort: by row, then in the order the checks ran.
     return pd.concat(found, ignore_index=True).sort_values("row_number", kind="stable")
 
@@ -372,12 +386,20 @@ def _records(
         "deleted": deleted.to_numpy(dtype=bool),
     }
     for name in attribute_names(spec.entity):
-        column = spec.mapping.get(name)
-        columns[name] = texts[column].loc[index].to_numpy() if column else [None] * len(index)
+        mapped = spec.mapped_columns(name)
+        columns[name] = (
+            [None] * len(index)
+            if not mapped
+            else texts[mapped[0]].loc[index].to_numpy()
+            if len(mapped) == 1
+            else _joined([texts[column].loc[index] for column in mapped]).to_numpy()
+        )
     records = pd.DataFrame(columns)
     # Good rows hold no undecodable bytes, so Arrow strings (and their fast strip) take them.
     text_columns = ["source_key", *attribute_names(spec.entity)]
     records[text_columns] = records[text_columns].astype(STRING).apply(_stripped)
+    if spec.mapped_columns("full_name"):
+        _fill_from_full_names(records)
     return records
 
 
@@ -386,11 +408,34 @@ def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
     return stripped.mask(stripped == "")
 
 
+def _joined(parts: list[pd.Series[Any]]) -> pd.Series[Any]:
+    """Several columns as one value: the non-empty values, trimmed, joined by one space."""
+    joined: pd.Series[Any] | None = None
+    for part in parts:
+        text = _stripped(part.astype(STRING))
+        if joined is None:
+            joined = text
+        else:
+            both = joined.notna() & text.notna()
+            joined = joined.where(~both, joined + " " + text).fillna(text)
+    assert joined is not None  # a mapping list is never empty (SourceSpec checks it)
+    return joined.astype(object).where(joined.notna(), None)
+
+
+def _fill_from_full_names(records: pd.DataFrame) -> None:
+    """Fill first, middle and last name from the full name where the row has none of its
+    own: a source's own first_name is kept beside a full name it also maps."""
+    parts = split_full_names(records["full_name"])
+    for name in NAME_PARTS:
+        records[name] = records[name].fillna(parts[name])
+
+
 def _quarantine(
     frame: pd.DataFrame, problems: pd.DataFrame, keys: pd.Series[Any], encoding: str
 ) -> pd.DataFrame:
+    """The quarantine rows, with the check each failed as a last column ``check``."""
     if problems.empty:
-        return empty_quarantine()
+        return empty_quarantine().assign(check=pd.Series(dtype=object))
     numbers = problems["row_number"].tolist()
     bad = frame.loc[problems["row_number"].drop_duplicates().tolist()]
     raws = raw_json(bad, encoding)
@@ -401,7 +446,7 @@ def _quarantine(
         problems["column"],
         problems["reason"],
         [raws[n] for n in numbers],
-    )
+    ).assign(check=problems["check"].tolist())
 
 
 def raw_json(rows: pd.DataFrame, encoding: str) -> dict[Hashable, str]:

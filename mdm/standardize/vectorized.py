@@ -59,20 +59,25 @@ def _standardize_frame(
     standardize: Callable[[Kind, pd.Series, RegionLike], pd.Series],
 ) -> pd.DataFrame:
     kinds = {attribute.name: attribute.kind for attribute in ATTRIBUTES[entity]}
-    phone_region = _frame_phone_region(frame, kinds, region)
+    local_region = _frame_local_region(frame, kinds, region)
     out = frame.copy()
     for position, name in enumerate(frame.columns):
         kind = kinds.get(name)
         if kind is not None:
-            column_region = phone_region if kind is Kind.PHONE else region
+            column_region = local_region if kind in _READ_IN_OWN_COUNTRY else region
             out.isetitem(position, standardize(kind, frame.iloc[:, position], column_region).array)
     return out
 
 
-def _frame_phone_region(
+# Kinds read in each record's own country: phones are dialled locally, and a postcode is a US
+# ZIP (padded to five digits, ZIP+4 restored) only in the US.
+_READ_IN_OWN_COUNTRY = frozenset({Kind.PHONE, Kind.POSTCODE})
+
+
+def _frame_local_region(
     frame: pd.DataFrame, kinds: Mapping[str, Kind], region: RegionLike
 ) -> RegionLike:
-    """Each row's own country where it is known, else ``region``: phones are dialled locally."""
+    """Each row's own country where it is known, else ``region`` (the source's default)."""
     if kinds.get("country") is not Kind.COUNTRY or "country" not in frame.columns:
         return region
     countries = match_values(Kind.COUNTRY, frame["country"])

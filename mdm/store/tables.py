@@ -84,6 +84,7 @@ class GoldenContact(SQLModel, table=True):
     account_id: str | None = Field(default=None, max_length=32, index=True)
     account_link: str | None = Field(default=None, max_length=32)  # how account_id was found
     first_name: str | None = None
+    middle_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
