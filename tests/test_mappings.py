@@ -658,7 +658,8 @@ def test_us_zip_codes_are_padded_and_zip_plus_four_restored(tmp_path: Path, stor
         ("06982-1234", "US", "06982-1234", "06982"),
         ("6982-1234", "US", "06982-1234", "06982"),
         ("94105", "US", "94105", "94105"),
-        ("12345678", "US", "12345678", "12345678"),  # 8 digits: not a ZIP to restore
+        ("69821234", "US", "06982-1234", "06982"),  # a ZIP+4 as a number: its zero lost
+        ("1234567", "US", "1234567", "1234567"),  # 7 digits: not a ZIP to restore
         ("6982", "DK", "6982", "6982"),
         ("2100", "DE", "2100", "2100"),
         ("SW1A1AA", "GB", "SW1A 1AA", "SW1A1AA"),

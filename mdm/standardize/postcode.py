@@ -17,10 +17,11 @@ from mdm.standardize.text import collapse, fold, none_if_empty
 _UK_POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}")
 _ZIP_PLUS_FOUR = re.compile(r"([0-9]{5})(?: ?- ?| )?[0-9]{4}")
 # A US ZIP as number columns leave it: leading zeros lost ("6982", "6982-1234"), the dash of a
-# ZIP+4 lost ("069821234"), or a float's ".0" kept ("6982.0").
+# ZIP+4 lost ("069821234", and as a number "69821234": a ZIP+4 of a 0xxxx ZIP), or a float's
+# ".0" kept ("6982.0").
 _US_SHORT_ZIP = re.compile(r"([0-9]{3,5})(?:\.0+)?")
 _US_SHORT_ZIP_PLUS_FOUR = re.compile(r"([0-9]{3,5}) ?- ?([0-9]{4})")
-_US_NINE_DIGITS = re.compile(r"([0-9]{5})([0-9]{4})")
+_US_NINE_DIGITS = re.compile(r"([0-9]{4,5})([0-9]{4})")
 US = "US"
 
 
@@ -35,7 +36,7 @@ def restore_us_zip(text: str) -> str:
         return f"{plus_four.group(1).zfill(5)}-{plus_four.group(2)}"
     nine = _US_NINE_DIGITS.fullmatch(compact)
     if nine:
-        return f"{nine.group(1)}-{nine.group(2)}"
+        return f"{nine.group(1).zfill(5)}-{nine.group(2)}"
     return text
 
 
