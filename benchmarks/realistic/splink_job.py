@@ -6,13 +6,18 @@ not timed), deduplicated accounts first, then contacts with their account's Spli
 (through the account key) as evidence.
 
 Accounts: blocking on a name word + city, domain, phone, tax id, postcode + name prefix;
-Jaro-Winkler name (term frequencies), exact domain (TF), phone, tax id, Jaro-Winkler street,
-exact city (TF), postcode exact (TF) or one edit. Contacts: blocking on email, phone, mobile,
-first + last name, the two swapped, last name + account cluster, last name + company;
-``NameComparison`` first and last name (TF), ``EmailComparison``, exact phone (TF) and mobile,
-exact account cluster, Jaro-Winkler company. Each: the chance of a match from deterministic
-rules (recall 0.7), u by random sampling (10M pairs), EM on two blocking rules, ``predict``,
-clusters at 0.5; and, untimed, F1 at other thresholds (chosen with the labels: an oracle).
+Jaro-Winkler name (term frequencies), exact domain, phone and tax id (TF: a brand's shared
+switchboard or EIN weighs little), Jaro-Winkler street, exact city (TF), postcode exact (TF) or
+one edit. Contacts: derived first (not timed) the employer's name and domain (the account's,
+through the account key and source, else the company text and a work email domain, free mail
+excluded) and the email without role mailboxes (ap@, billing@, ...); blocking on email, phone,
+mobile, first + last name, the two swapped, last name + account cluster, last name + employer,
+last name + employer domain, first name + account cluster; ``ForenameSurnameComparison`` (TF on
+the full name), exact email (TF), exact phone (TF) and mobile, and one employer comparison
+(same account cluster, same company name or work domain, Jaro-Winkler 0.92, 0.8 or Jaccard 0.5,
+else). Each: the chance of a match from deterministic rules (recall 0.7), u by random sampling
+(10M pairs), EM on two blocking rules, ``predict``, clusters at 0.5; and, untimed, F1 at other
+thresholds (chosen with the labels: an oracle).
 """
 
 from __future__ import annotations
@@ -35,7 +40,57 @@ SWEEP = (0.5, 0.8, 0.9, 0.95, 0.99)
 U_PAIRS = 1e7
 
 ACCOUNT_COLUMNS = ["name", "domain", "phone", "street", "city", "postcode", "tax_id"]
-CONTACT_COLUMNS = ["first_name", "last_name", "email", "phone", "mobile", "company"]
+CONTACT_COLUMNS = [
+    "first_name", "last_name", "forename_surname", "email", "phone", "mobile", "employer",
+    "employer_domain",
+]  # fmt: skip
+# What a user sees at the top of the email domains: free mail and ISPs (not an employer).
+FREE_MAIL = frozenset(
+    [
+        "gmail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "msn.com",
+        "live.com",
+        "ymail.com",
+        "mail.com",
+        "protonmail.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+        "optonline.net",
+        "cox.net",
+        "charter.net",
+        "earthlink.net",
+        "bellsouth.net",
+    ]
+)
+# Role mailboxes (ERP billing contacts share them): not a person's identifier.
+ROLE_MAILBOXES = frozenset(
+    [
+        "ap",
+        "ar",
+        "billing",
+        "invoices",
+        "invoice",
+        "finance",
+        "accounts",
+        "accounting",
+        "payables",
+        "receivables",
+        "info",
+        "sales",
+        "admin",
+        "office",
+        "orders",
+        "purchasing",
+    ]
+)
 
 
 def _account_blocking() -> list[Any]:
@@ -62,7 +117,9 @@ def _contact_blocking() -> list[Any]:
         block_on("first_name", "last_name"),
         CustomRule("l.first_name = r.last_name and l.last_name = r.first_name"),
         block_on("last_name", "account_cluster"),
-        block_on("last_name", "company"),
+        block_on("last_name", "employer"),
+        block_on("last_name", "employer_domain"),
+        block_on("first_name", "account_cluster"),
     ]
 
 
@@ -79,11 +136,38 @@ def _account_settings() -> Any:
                 term_frequency_adjustments=True
             ),
             cl.ExactMatch("domain").configure(term_frequency_adjustments=True),
-            cl.ExactMatch("phone"),
-            cl.ExactMatch("tax_id"),
+            cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("tax_id").configure(term_frequency_adjustments=True),
             cl.JaroWinklerAtThresholds("street", [0.9, 0.8]),
             cl.ExactMatch("city").configure(term_frequency_adjustments=True),
             cl.LevenshteinAtThresholds("postcode", [1]).configure(term_frequency_adjustments=True),
+        ],
+    )
+
+
+def _employer_comparison() -> Any:
+    """One comparison for the employer, so that the account cluster, the company name and the
+    work domain (which say the same thing) are not counted two or three times."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    def missing(column: str) -> str:
+        return f"({column}_l is null or {column}_r is null)"
+
+    return cl.CustomComparison(
+        output_column_name="employer",
+        comparison_levels=[
+            cll.CustomLevel(
+                " and ".join(missing(c) for c in ("account_cluster", "employer", "employer_domain"))
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("account_cluster"),
+            cll.CustomLevel(
+                "employer_l = employer_r or employer_domain_l = employer_domain_r",
+                "same company name or work domain",
+            ),
+            cll.JaroWinklerLevel("employer", 0.92),
+            cll.Or(cll.JaroWinklerLevel("employer", 0.8), cll.JaccardLevel("employer", 0.5)),
+            cll.ElseLevel(),
         ],
     )
 
@@ -97,13 +181,13 @@ def _contact_settings() -> Any:
         link_type="dedupe_only",
         blocking_rules_to_generate_predictions=_contact_blocking(),
         comparisons=[
-            cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
-            cl.NameComparison("last_name").configure(term_frequency_adjustments=True),
-            cl.EmailComparison("email"),
+            cl.ForenameSurnameComparison(
+                "first_name", "last_name", forename_surname_concat_col_name="forename_surname"
+            ),
+            cl.ExactMatch("email").configure(term_frequency_adjustments=True),
             cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
             cl.ExactMatch("mobile"),
-            cl.ExactMatch("account_cluster"),
-            cl.JaroWinklerAtThresholds("company", [0.9, 0.8]),
+            _employer_comparison(),
         ],
     )
 
@@ -142,7 +226,7 @@ def _train_contacts(linker: Any) -> list[str]:
     from splink import block_on
 
     linker.training.estimate_probability_two_random_records_match(
-        [block_on("email"), block_on("first_name", "last_name", "phone")], recall=0.7
+        [block_on("email"), block_on("first_name", "last_name", "employer_domain")], recall=0.7
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=1)
     return _em(
@@ -229,6 +313,35 @@ def _input(project: Any, entity: str, nights: int, truth: pd.DataFrame) -> pd.Da
     return frame
 
 
+def _contact_features(contacts: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    """What a user derives before linking contacts (not timed, like the standardization): the
+    employer's name and domain, from the contact's account through its key (an account key and
+    the account's source identify an account) or else from the company text and a work email
+    domain; the email without role mailboxes; first and last name joined (for the full name's
+    term frequencies)."""
+    account = accounts.set_index(["source", "source_key"])[["name", "domain"]]
+    keys = pd.MultiIndex.from_arrays(
+        [
+            contacts["account_source"].astype(object).to_numpy(),
+            contacts["raw_account_key"].astype(object).to_numpy(),
+        ]
+    )
+    keyed = account[~account.index.duplicated()].reindex(keys)
+    email = contacts["email"].astype(object)
+    local = email.str.split("@").str[0]
+    domain = email.str.split("@").str[1]
+    work_domain = domain.where(~domain.isin(FREE_MAIL))
+    contacts["email"] = email.where(~local.isin(ROLE_MAILBOXES))
+    contacts["employer"] = pd.Series(keyed["name"].to_numpy(dtype=object), index=contacts.index)
+    contacts["employer"] = contacts["employer"].fillna(contacts["company"].astype(object))
+    contacts["employer_domain"] = work_domain.fillna(
+        pd.Series(keyed["domain"].to_numpy(dtype=object), index=contacts.index)
+    )
+    contacts["forename_surname"] = (
+        contacts["first_name"].astype(object) + " " + contacts["last_name"].astype(object)
+    )
+
+
 def splink_job(project_dir: str, nights: int) -> Record:
     """Accounts, then contacts (with their account's Splink cluster), in Splink on DuckDB."""
     import duckdb
@@ -241,6 +354,7 @@ def splink_job(project_dir: str, nights: int) -> Record:
     truth = read_truth(directory)
     accounts = _input(project, "account", nights, truth["accounts"][truth["accounts"]["live"]])
     contacts = _input(project, "contact", nights, truth["contacts"][truth["contacts"]["live"]])
+    _contact_features(contacts, accounts)
     for frame, columns in ((accounts, ACCOUNT_COLUMNS), (contacts, CONTACT_COLUMNS)):
         for column in columns:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
