@@ -16,7 +16,7 @@ from mdm.config.specs import Project
 from mdm.schema import Entity, attribute_names
 from mdm.standardize import match_frame
 
-KEYS_VERSION = 2  # 2: US ZIP codes padded and ZIP+4 restored; contacts' middle_name
+KEYS_VERSION = 3  # 2: US ZIP codes padded, ZIP+4 restored, middle_name; 3: region codes
 VERSION_FIELD = "_v"
 
 

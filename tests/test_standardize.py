@@ -249,6 +249,24 @@ def test_phone_region(raw: str, region: str, clean: str | None, match: str | Non
     assert one(match_values, Kind.PHONE, raw, region) == match
 
 
+@pytest.mark.parametrize(
+    ("raw", "country", "match"),
+    [
+        ("Florida", "US", "fl"),  # a state's name keys as its code
+        ("FLORIDA", "US", "fl"),
+        ("FL", "US", "fl"),
+        ("Fla.", "US", "fla"),  # an abbreviation pycountry does not know: as written
+        ("New South Wales", "AU", "nsw"),
+        ("Bayern", "DE", "by"),
+        ("Ontario", "CA", "on"),
+        ("Ontario", "US", "ontario"),  # not a US state: as written
+        ("Florida", "Narnia", "florida"),  # no known country: as written
+    ],
+)
+def test_region_keys_as_its_code_in_the_country(raw: str, country: str, match: str) -> None:
+    assert one(match_values, Kind.REGION, raw, country) == match
+
+
 VALID_CASES: list[tuple[Kind, object, bool]] = [
     (Kind.EMAIL, "john.smith@acme.com", True),
     (Kind.EMAIL, " MAILTO:John@Acme.co.uk ", True),

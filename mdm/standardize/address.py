@@ -1,8 +1,9 @@
 """Street lines, cities and regions.
 
 Streets key with one spelling per street type ("Main Street", "Main St." -> "main st";
-"Hauptstraße" -> "hauptstr"); cities and regions key as folded text. Display forms fix shouting;
-a region code ("ny") shows upper case. Postcodes and countries have modules of their own.
+"Hauptstraße" -> "hauptstr"); cities key as folded text. Display forms fix shouting; a region
+code ("ny") shows upper case. Regions key in ``mdm.standardize.region``; postcodes and
+countries have modules of their own.
 """
 
 from __future__ import annotations

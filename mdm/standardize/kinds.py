@@ -15,6 +15,7 @@ from mdm.standardize.email_address import clean_email, valid_email
 from mdm.standardize.person_name import clean_person_name, match_person_name
 from mdm.standardize.phone import clean_phone, match_phone, valid_phone
 from mdm.standardize.postcode import clean_postcode, match_postcode
+from mdm.standardize.region import match_region
 from mdm.standardize.tax_id import clean_tax_id, match_tax_id, valid_tax_id
 from mdm.standardize.text import match_plain
 from mdm.standardize.text_kinds import clean_key, clean_text
@@ -75,7 +76,7 @@ MATCH: Mapping[Kind, PerValue[str | None]] = {
     Kind.DOMAIN: _plain(registrable_domain),
     Kind.STREET: _plain(match_street),
     Kind.CITY: _plain(match_plain),
-    Kind.REGION: _plain(match_plain),
+    Kind.REGION: _regional(match_region),
     Kind.POSTCODE: _regional(match_postcode),
     Kind.COUNTRY: _plain(country_code),
     Kind.IDENTIFIER: _plain(match_tax_id),

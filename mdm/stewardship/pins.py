@@ -91,7 +91,7 @@ def _standardized_pin(
     """The pin as a source value of the attribute would be shown (its display form), or an
     error naming the attribute, the value and why it is refused."""
     kind = next(a.kind for a in ATTRIBUTES[entity] if a.name == attribute)
-    regional = kind in (Kind.PHONE, Kind.IDENTIFIER, Kind.POSTCODE)  # in the record's country
+    regional = kind in (Kind.PHONE, Kind.IDENTIFIER, Kind.POSTCODE, Kind.REGION)  # its country
     region = _phone_region(project, connection, entity, golden_id) if regional else "US"
     text = pd.Series([value], dtype="string")
     clean = clean_values(kind, text, region).iloc[0]
