@@ -16,7 +16,7 @@ from mdm.config.specs import Project
 from mdm.schema import Entity, attribute_names
 from mdm.standardize import match_frame
 
-KEYS_VERSION = 3  # 2: US ZIP codes padded, ZIP+4 restored, middle_name; 3: region codes
+KEYS_VERSION = 3  # 2: US ZIP codes, ZIP+4, middle_name; 3: region codes, company abbreviations
 VERSION_FIELD = "_v"
 
 

@@ -65,6 +65,20 @@ CASES: list[tuple[Kind, object, str | None, str | None]] = [
     (Kind.COMPANY_NAME, "ACME GMBH", "Acme GmbH", "acme"),
     (Kind.COMPANY_NAME, "IBM", "IBM", "ibm"),
     (Kind.COMPANY_NAME, "Acme Holdings Ltd.", "Acme Holdings Ltd.", "acme holdings"),
+    # An ERP's abbreviations key as the words they stand for; the display form keeps them.
+    (
+        Kind.COMPANY_NAME,
+        "ACME INTL MFG CORP",
+        "Acme Intl MFG Corp",
+        "acme international manufacturing",
+    ),
+    (
+        Kind.COMPANY_NAME,
+        "Rodriguez Bros. Farms",
+        "Rodriguez Bros. Farms",
+        "rodriguez brothers farms",
+    ),
+    (Kind.COMPANY_NAME, "Tech Labs Inc", "Tech Labs Inc", "tech labs"),  # words of their own
     (Kind.COMPANY_NAME, "Müller GmbH & Co. KG", "Müller GmbH & Co. KG", "muller"),
     (Kind.COMPANY_NAME, "MÜLLER GMBH & CO. KG", "Müller GmbH & Co. KG", "muller"),
     (Kind.COMPANY_NAME, "  Acme   Corp ", "Acme Corp", "acme"),

@@ -47,7 +47,7 @@ from mdm.schema import Entity
 from mdm.store import record_index, records
 
 # Part of the resolution basis: a store indexed by another version resolves everything once.
-INDEX_VERSION: Final = 2  # 2: match keys of KEYS_VERSION 2 (US ZIP codes restored)
+INDEX_VERSION: Final = 3  # the match keys of KEYS_VERSION: 2 US ZIP codes, 3 company names
 
 
 BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR

@@ -1,7 +1,8 @@
 """Company names: "MÜLLER GMBH & CO. KG" shows as "Müller GmbH & Co. KG" and keys as "muller".
 
 Legal forms (``legal_forms.LEGAL_FORMS``) get their canonical spelling in the display form and
-leave the key when they trail the name; a leading "The" leaves the key too.
+leave the key when they trail the name; a leading "The" leaves the key too; abbreviations an ERP
+makes to fit a field ("INTL", "MFG", "BROS") key as the words they stand for.
 """
 
 from __future__ import annotations
@@ -45,8 +46,57 @@ def clean_company_name(text: str) -> str | None:
     return recased(text, _COMPANY_CASING, lower_too=False)
 
 
+# Words that finance and ERP systems abbreviate to fit a 35-character field, keyed in full so
+# that "ACME INTL MFG" and "Acme International Manufacturing" share a key. Only abbreviations
+# that are not words of their own ("Tech", "Labs", "Co" stay as written).
+ABBREVIATIONS: dict[str, str] = {
+    "assoc": "associates",
+    "assocs": "associates",
+    "assn": "association",
+    "bros": "brothers",
+    "ctr": "center",
+    "ctrs": "centers",
+    "dept": "department",
+    "dist": "distribution",
+    "distr": "distribution",
+    "elec": "electric",
+    "engg": "engineering",
+    "engr": "engineering",
+    "engrg": "engineering",
+    "ent": "enterprises",
+    "ents": "enterprises",
+    "equip": "equipment",
+    "fin": "financial",
+    "grp": "group",
+    "hldg": "holdings",
+    "hldgs": "holdings",
+    "hlth": "health",
+    "hosp": "hospital",
+    "inds": "industries",
+    "indus": "industries",
+    "ins": "insurance",
+    "intl": "international",
+    "mfg": "manufacturing",
+    "mfrs": "manufacturers",
+    "mgmt": "management",
+    "mgt": "management",
+    "mktg": "marketing",
+    "natl": "national",
+    "prods": "products",
+    "props": "properties",
+    "rlty": "realty",
+    "svc": "service",
+    "svcs": "services",
+    "sys": "systems",
+    "sup": "supply",
+    "supp": "supply",
+    "univ": "university",
+    "whse": "warehouse",
+}
+
+
 def match_company_name(text: str) -> str | None:
-    words = _company_words(text)
+    words = [ABBREVIATIONS.get(word, word) for word in _company_words(text)]
     while len(words) > 1 and words[0] == "the":
         words = words[1:]
     kept = _drop_legal_forms(words)
