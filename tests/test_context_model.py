@@ -160,7 +160,7 @@ def relatives_model() -> FellegiSunterModel:
                 "first_name",
                 "first_name",
                 first,
-                (2e-4, 0.02, 0.06, 0.1, 0.8),
+                (2e-5, 0.02, 0.06, 0.1, 0.8),
                 (0.9, 0.05, 0.02, 0.01, 0.02),
             ),
             ComparisonModel(

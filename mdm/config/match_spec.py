@@ -229,7 +229,7 @@ class ClusteringSpec(Strict):
     # this) never end in one cluster through other records: every pair inside a cluster is
     # checked, the pairs blocking never made included, and the weakest links give way. 0 turns
     # the check off. See ``mdm.matching.cluster``.
-    apart_below: float = Field(default=0.01, ge=0, lt=1)
+    apart_below: float = Field(default=0.001, ge=0, lt=1)
     # Clusters larger than this are not checked pair by pair (their pairs grow as the square).
     apart_check_max_size: int = Field(default=200, ge=3)
 
