@@ -63,7 +63,7 @@ def print_summary(summary: RunSummary) -> None:
         if source.not_compared:
             console.print(
                 f"{text(source.source)}: matched without {', '.join(source.not_compared)} "
-                f"(the {source.entity} rules compare them; mdm.toml maps no column to them)."
+                f"(compared by the {source.entity} rules; no column of the source is mapped)."
             )
     if summary.exports:
         console.print(f"Exports: [bold]{summary.exports}[/]")
