@@ -7,8 +7,10 @@ import tomllib
 from pathlib import Path
 
 import pandas as pd
+from typer.testing import CliRunner
 
 from mdm import pipeline
+from mdm.cli import app
 from mdm.config import MatchSpec, load_project
 from mdm.config.specs import SourceSpec
 from mdm.match_keys import parse_keys
@@ -133,3 +135,21 @@ def test_a_work_email_domain_names_the_contacts_account(tmp_path: Path, store_ur
         "L4": accounts["A2"],  # a subdomain of globex.com
         "L5": pd.NA,  # no email
     }
+
+
+def test_the_run_summary_names_what_a_source_is_matched_without(
+    tmp_path: Path, store_url: str
+) -> None:
+    (tmp_path / "mdm.toml").write_text(f'[store]\nurl = "{store_url}"\n{SOURCES}')
+    shutil.copytree(DEFAULT_RULES, tmp_path / "rules")
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS)
+    (tmp_path / "leads.csv").write_text(LEADS)
+    result = CliRunner().invoke(app, ["run", "-p", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert (
+        "leads: matched without phone, mobile, company, title (compared by the contact rules; "
+        "no column of the source is mapped)." in printed
+    )
+    # Accounts compare what the account source maps and more: each one is named.
+    assert "crm_accounts: matched without phone, street, postcode, country, tax_id" in printed
