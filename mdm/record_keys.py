@@ -37,6 +37,7 @@ class KeyKind(StrEnum):
     NAME = "n"
     DOMAIN = "d"
     REFERENCE = "r"
+    ACCOUNT = "a"  # contacts: the golden account matching took as evidence (``account_id``)
 
 
 def key_text(kind: KeyKind, *parts: str) -> str:
@@ -91,11 +92,47 @@ def lookup_golden(
     )
 
 
+# Value shares move in steps of a quarter bit: a value's count and its comparison's population
+# (the records with a value) are each rounded to the nearest power of 2 ** (1 / 4). A value's
+# weight then changes only when its count or population reaches another step, so a delta knows
+# exactly which unchanged records' scores moved (those sharing a value whose count did; when a
+# population did, every score of the entity: it is recomputed in full). Below 9 every count is a
+# step of its own; the rounding is at most an eighth of a bit.
+STEPS_PER_BIT: Final = 4
+
+
+def on_grid(counts: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Counts rounded to the nearest step (a power of 2 ** (1 / STEPS_PER_BIT)); 0 stays 0."""
+    values = np.asarray(counts, dtype=np.float64)
+    out = np.zeros(values.shape, dtype=np.float64)
+    positive = values > 0
+    out[positive] = np.exp2(np.round(np.log2(values[positive]) * STEPS_PER_BIT) / STEPS_PER_BIT)
+    return out
+
+
+def grid_shares(counts: npt.ArrayLike, population: float) -> npt.NDArray[np.float64]:
+    """Value shares from value counts and their population, both on the grid of steps."""
+    return on_grid(counts) / max(float(on_grid([population])[0]), 1.0)
+
+
+def frequencies_of(records: pd.DataFrame, spec: MatchSpec) -> dict[str, pd.Series]:
+    """Per term-frequency adjusted comparison, the share of each value among ``records`` (the
+    whole population, in match form): value -> share, on the grid of steps."""
+    out: dict[str, pd.Series] = {}
+    for comparison in term_frequency_comparisons(spec, records):
+        values = records[comparison.field].dropna().astype(str)
+        counts = values.value_counts(sort=False)
+        shares = grid_shares(counts.to_numpy(dtype=np.float64), len(values))
+        out[comparison.key] = pd.Series(shares, index=counts.index.astype("string"))
+    return out
+
+
 def frequencies(
     connection: Connection, entity: Entity, spec: MatchSpec, records: pd.DataFrame
 ) -> dict[str, pd.Series]:
     """Per term-frequency adjusted comparison, the population share of each value ``records``
-    hold (value -> share), counted in the index: what a full run's value shares would be."""
+    hold (value -> share, on the grid of steps), counted in the index: what a full run's value
+    shares would be (``frequencies_of`` all records)."""
     asked: dict[str, tuple[pd.Index, npt.NDArray[np.int64], int]] = {}
     for comparison in term_frequency_comparisons(spec, records):
         values = pd.Index(pd.unique(records[comparison.field].dropna().astype(str)))
@@ -107,7 +144,7 @@ def frequencies(
     out: dict[str, pd.Series] = {}
     for name, (values, keys, total) in asked.items():
         population = float(counts.get(total, 0))
-        shares = counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64) / max(population, 1.0)
+        shares = grid_shares(counts.reindex(keys).fillna(0).to_numpy(dtype=np.float64), population)
         out[name] = pd.Series(shares, index=values.astype("string"))
     return out
 

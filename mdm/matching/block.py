@@ -14,6 +14,8 @@ different ``groups`` (linking sources instead of deduplicating within them).
 
 A block larger than ``max_block_size`` is skipped with a warning: a key that many records share
 (a placeholder email, a switchboard number) is not evidence, and its pairs grow quadratically.
+Records that are part of a larger population (a delta) can name blocks to skip whatever their
+size among them (``EncodedRecords.oversized``): those too large in the population.
 """
 
 from __future__ import annotations
@@ -130,11 +132,11 @@ def block_records(records: EncodedRecords, spec: MatchSpec) -> Blocked:
     reports: list[BlockingReport] = []
     warnings: list[str] = []
     for rule in rules:
-        blocks = _rule_keys(records, rule)
+        blocks, skipped = _rule_blocks(records, rule)
         sizes = np.bincount(blocks.codes).astype(np.int64)
         oversized = np.flatnonzero(sizes > spec.max_block_size)
         warnings += _oversized_warnings(records, spec, rule, blocks, sizes, oversized)
-        kept = _keep_blocks(blocks, sizes <= spec.max_block_size)
+        kept = _keep_blocks(blocks, (sizes <= spec.max_block_size) & ~skipped)
         kept = _restrict_blocks(kept, records.new, records.groups)
         left, right = _pairs_within_blocks(kept)
         if records.new is not None:
@@ -163,6 +165,20 @@ def block_records(records: EncodedRecords, spec: MatchSpec) -> Blocked:
 
 
 # Keys -----------------------------------------------------------------------------------------
+
+
+def _rule_blocks(records: EncodedRecords, rule: BlockingRuleSpec) -> tuple[_Keys, BoolArray]:
+    """The keyed rows of one rule, and per block code whether ``records.oversized`` names it.
+    With blocks to skip, blocks are numbered by their texts (``block_key_texts``): two rows
+    share a text exactly when they share a block, so the blocks are the same."""
+    if not records.oversized:
+        blocks = _rule_keys(records, rule)
+        return blocks, np.zeros(int(blocks.codes.max(initial=-1)) + 1, dtype=bool)
+    rows, texts = _rule_texts(records.values, rule, records.size)
+    unique = pd.DataFrame({"row": rows, "text": texts}).drop_duplicates(ignore_index=True)
+    codes, names = pd.factorize(unique["text"])
+    keys = _Keys(unique["row"].to_numpy(dtype=np.int64), np.asarray(codes, dtype=np.int64))
+    return keys, np.isin(np.asarray(names, dtype=object), list(records.oversized))
 
 
 def _rule_keys(records: EncodedRecords, rule: BlockingRuleSpec) -> _Keys:
@@ -397,22 +413,18 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     Arrays throughout: a nightly delta makes these for a few records many times.
     """
     columns: dict[str, FieldValues] = {}  # each column encoded once, for every rule using it
+
+    def values(column: str) -> FieldValues:
+        if column not in columns:
+            columns[column] = column_values(records, column)
+        return columns[column]
+
     rows: list[IntArray] = []
     texts: list[V.ObjectArray] = []
     for rule in blocking_rules(spec):
         if any(k.column not in records.columns and "+" not in k.column for k in rule.keys):
             continue  # a field the records lack: no keys from this rule
-        rule_rows, rule_texts = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-        for position, key in enumerate(rule.keys):
-            if key.column not in columns:
-                columns[key.column] = column_values(records, key.column)
-            key_rows, key_texts = _key_texts(columns[key.column], key)
-            if position == 0:
-                rule_rows, rule_texts = key_rows, rule.name + KEY_SEPARATOR + key_texts
-            else:  # AND: every part of the row with every earlier combination
-                rule_rows, rule_texts = _and_texts(
-                    (rule_rows, rule_texts), (key_rows, key_texts), len(records)
-                )
+        rule_rows, rule_texts = _rule_texts(values, rule, len(records))
         rows.append(rule_rows)
         texts.append(rule_texts)
     out = pd.DataFrame(
@@ -422,6 +434,20 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
         }
     )
     return out.drop_duplicates(ignore_index=True)
+
+
+def _rule_texts(
+    values: Callable[[str], FieldValues], rule: BlockingRuleSpec, n: int
+) -> tuple[IntArray, V.ObjectArray]:
+    """Rows and key texts of one rule over ``n`` rows, whose columns ``values`` gives."""
+    rule_rows, rule_texts = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    for position, key in enumerate(rule.keys):
+        key_rows, key_texts = _key_texts(values(key.column), key)
+        if position == 0:
+            rule_rows, rule_texts = key_rows, rule.name + KEY_SEPARATOR + key_texts
+        else:  # AND: every part of the row with every earlier combination
+            rule_rows, rule_texts = _and_texts((rule_rows, rule_texts), (key_rows, key_texts), n)
+    return rule_rows, rule_texts
 
 
 def _key_texts(values: FieldValues, key: BlockingKeySpec) -> tuple[IntArray, V.ObjectArray]:

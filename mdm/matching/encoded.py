@@ -42,6 +42,9 @@ class EncodedRecords:
     shares: Mapping[str, FloatArray]
     new: BoolArray | None = None  # a delta: only pairs touching a new record
     groups: IntArray | None = None  # a linkage: only pairs across groups (codes 0..k-1)
+    # Blocks to skip whatever their size here (``block_key_texts``): too large in the
+    # population these records are part of.
+    oversized: frozenset[str] = frozenset()
 
     @property
     def size(self) -> int:
@@ -82,6 +85,7 @@ def encode(
     term_frequencies: Sequence[tuple[str, pd.Series | None]] = (),
     new: npt.ArrayLike | None = None,
     groups: npt.ArrayLike | None = None,
+    oversized: Iterable[str] = (),
 ) -> EncodedRecords:
     """Encode ``fields`` of ``records`` (columns, or ``"a+b"``: a and b joined by a space).
 
@@ -90,7 +94,8 @@ def encode(
     term_frequencies: (field, shares) in comparison order, shares a value -> share series of a
       larger population or None for the shares among ``records``; when several name one field,
       given shares win over none, and the last given wins.
-    new, groups: a flag or a label per record (see ``EncodedRecords``).
+    new, groups, oversized: a flag or a label per record, blocks to skip (see
+      ``EncodedRecords``).
     Records without a ``record_id`` column are numbered by row.
     """
     encoded = {name: column_values(records, name) for name in dict.fromkeys(fields)}
@@ -118,6 +123,7 @@ def encode(
         shares=MappingProxyType(shares),
         new=None if new is None else _read_only(np.array(new, dtype=bool)),
         groups=None if groups is None else _read_only(group_codes(groups)),
+        oversized=frozenset(oversized),
     )
 
 

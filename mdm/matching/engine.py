@@ -14,7 +14,7 @@ It implements ``mdm.matching.protocol.MatchEngine``; pick engines with ``engine_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy.typing as npt
 import pandas as pd
@@ -47,15 +47,18 @@ class LocalEngine:
         new: npt.ArrayLike | None = None,
         groups: npt.ArrayLike | None = None,
         frequencies: Mapping[str, pd.Series] | pd.DataFrame | None = None,
+        oversized: Collection[str] = (),
     ) -> MatchResult:
         """See ``MatchEngine.match``."""
         if spec.method is Method.RULES:
             fields = rule_fields(spec)
             check_records(records, fields)
-            encoded = encode(records, fields, new=new, groups=groups)
+            encoded = encode(records, fields, new=new, groups=groups, oversized=oversized)
             return match_by_rules(encoded, spec, Constraints.of(encoded, must_link, cannot_link))
         comparisons = comparisons_from_spec(spec)
-        encoded, warnings = _encoded_for_model(records, spec, comparisons, new, groups, frequencies)
+        encoded, warnings = _encoded_for_model(
+            records, spec, comparisons, new, groups, frequencies, oversized
+        )
         return match_probabilistic(
             encoded,
             spec,
@@ -100,6 +103,7 @@ def _encoded_for_model(
     new: npt.ArrayLike | None,
     groups: npt.ArrayLike | None,
     frequencies: Mapping[str, pd.Series] | pd.DataFrame | None,
+    oversized: Collection[str] = (),
 ) -> tuple[EncodedRecords, list[str]]:
     """Every field the probabilistic stages read, encoded; and warnings about absent ones."""
     warnings, absent = _check_probabilistic_records(records, spec, comparisons)
@@ -118,6 +122,7 @@ def _encoded_for_model(
         term_frequencies=[(c.field, given.get(c.name)) for c in compared if c.tf_adjust],
         new=new,
         groups=groups,
+        oversized=oversized,
     )
     return encoded, warnings
 

@@ -9,7 +9,7 @@ dependencies stay optional.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Final, Protocol
 
 import numpy.typing as npt
@@ -42,6 +42,7 @@ class MatchEngine(Protocol):
         new: npt.ArrayLike | None = None,
         groups: npt.ArrayLike | None = None,
         frequencies: Mapping[str, pd.Series] | pd.DataFrame | None = None,
+        oversized: Collection[str] = (),
     ) -> MatchResult:
         """Match ``records`` (``record_id`` and the match-form columns ``spec`` reads, with a
         default RangeIndex) under ``spec``.
@@ -62,6 +63,9 @@ class MatchEngine(Protocol):
           comparisons, e.g. ``term_frequencies(all_records, spec)`` when ``records`` are only
           part of the population (a delta): shares then do not depend on the part.
           Default: the shares among ``records``.
+        oversized: blocking keys (``blocking_keys`` texts) to skip whatever their size among
+          ``records``: those over ``max_block_size`` in the population ``records`` are part of
+          (a delta), so that the part makes the pairs the whole would make.
         """
         ...
 

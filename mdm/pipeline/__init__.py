@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection
 
 from mdm import failpoints
@@ -25,6 +26,7 @@ from mdm.pipeline.index import INDEX_VERSION
 from mdm.pipeline.ingest import SourceSummary, ingest_load
 from mdm.pipeline.models import RunModels
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
+from mdm.pipeline.scope import AccountDependents, account_dependents, unresolved
 from mdm.publish.export import ExportFormat, export_master, export_store
 from mdm.schema import Entity, RunStatus
 from mdm.sources import SourceLoad, check_source, read_source
@@ -202,29 +204,39 @@ def _resolve_all(
     say: Progress,
     clock: RunClock,
 ) -> list[EntitySummary]:
+    loaded = unresolved(connection, Entity.ACCOUNT)
     accounts = resolve_entity(
         connection, run_id, project, Entity.ACCOUNT, full=full, models=models, clock=clock
     )
     say("matching contacts")
-    # Contacts of accounts that changed, merged or retired are relinked.
-    linked = _contacts_to_relink(connection, run_id)
+    dependents = _account_dependents(connection, project, run_id, loaded, full)
     contacts = resolve_entity(
         connection,
         run_id,
         project,
         Entity.CONTACT,
         full=full,
-        also_golden=set(linked),
+        also_golden=dependents.golden,
+        also_records=dependents.records,
         models=models,
         clock=clock,
     )
     return [accounts, contacts]
 
 
-def _contacts_to_relink(connection: Connection, run_id: int) -> list[str]:
-    """Golden contacts linked to a golden account whose records changed in this run."""
+def _account_dependents(
+    connection: Connection, project: Project, run_id: int, loaded: pd.DataFrame, full: bool
+) -> AccountDependents:
+    """What the accounts just resolved (``loaded``: the versions they resolved) change for
+    contacts: contacts whose golden account, the evidence they are matched with, changed are
+    matched again; contacts linked to, or that may now link to, an account that changed are
+    linked again."""
+    if full:  # every contact is recomputed anyway
+        return AccountDependents(pd.DataFrame(columns=["source", "source_key"]), set())
+    found = account_dependents(connection, project, run_id, loaded)
     moved = golden.moved_members(connection, Entity.ACCOUNT, run_id)
-    return golden.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
+    linked = golden.contacts_of_accounts(connection, sorted(set(moved["golden_id"])))
+    return AccountDependents(found.records, found.golden | set(linked))
 
 
 def resolution_basis(project: Project, models: RunModels | None = None) -> str:
@@ -314,6 +326,7 @@ def _resolve_steward_scope(
     """The golden records the action touched, the contacts of accounts that moved, and (as in
     any run) whatever was loaded since the last resolution; accounts first."""
     touched = {entity: golden_ids}
+    loaded = unresolved(connection, Entity.ACCOUNT)
     accounts = resolve_entity(
         connection,
         run_id,
@@ -324,14 +337,15 @@ def _resolve_steward_scope(
         models=models,
         clock=clock,
     )
-    linked = set(_contacts_to_relink(connection, run_id)) | touched.get(Entity.CONTACT, set())
+    dependents = _account_dependents(connection, project, run_id, loaded, full=False)
     contacts = resolve_entity(
         connection,
         run_id,
         project,
         Entity.CONTACT,
         full=False,
-        also_golden=linked,
+        also_golden=dependents.golden | touched.get(Entity.CONTACT, set()),
+        also_records=dependents.records,
         models=models,
         clock=clock,
     )

@@ -6,21 +6,31 @@ Each live record has keys (``record_key`` rows, a 64-bit hash of each key's text
 * ``b``: its blocking keys (``mdm.matching.block.block_key_texts``): the records that share one
   with a changed record are that record's candidate partners;
 * accounts ``n`` and ``d``: the name and the domain, to attach contacts by company name or
-  email domain; contacts ``r``: the account record their account key refers to.
+  email domain; contacts ``r``: the account record their account key refers to, ``n`` and
+  ``d``: their company name and email domain (an account's name or domain, so the contacts an
+  account change may concern are found by the account's own keys), and ``a``: the golden
+  account matching took as their evidence (``account_id``), so a delta sees which contacts'
+  evidence an account merge or split changed.
 
-``key_count`` holds how many live records have each of those keys (a block's size, read by key)
-and each ``t`` key: the value of each term-frequency adjusted comparison, and one per comparison
-for "has a value". ``t`` keys are only counted, never looked up, so they have no rows: their
-counts give the population's value shares, as a full run computes them.
+* ``t``: the value of each term-frequency adjusted comparison: the records that share a value
+  whose share moved are found by it.
+
+``key_count`` holds how many live records have each of those keys (a block's size, a value's
+count, read by key) and, per term-frequency adjusted comparison, a ``t`` key for "has a value",
+only counted (it has no rows): the counts give the population's value shares, as a full run
+computes them (``mdm.record_keys.frequencies``).
 
 A full run rebuilds both tables. A delta run re-indexes the records of its scope (their keys,
 account ids included, are computed anyway), drops the keys of versions it replaced, and adjusts
-the counts by the difference and by the term-frequency keys of the versions that came and went.
+the counts by the difference and by the "has a value" keys of the versions that came and went;
+it returns how the counts changed, so the delta can take in the records whose block or value
+share that moved (``mdm.pipeline.scope``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -38,16 +48,21 @@ from mdm.record_keys import SEPARATOR as SEPARATOR
 from mdm.record_keys import KeyKind as KeyKind
 from mdm.record_keys import account_sources as account_sources
 from mdm.record_keys import frequencies as frequencies
+from mdm.record_keys import frequencies_of as frequencies_of
 from mdm.record_keys import hashed as hashed
 from mdm.record_keys import key_text as key_text
 from mdm.record_keys import lookup_golden as lookup_golden
+from mdm.record_keys import on_grid as on_grid
 from mdm.record_keys import term_frequency_comparisons
 from mdm.record_keys import value_texts as value_texts
-from mdm.schema import Entity
+from mdm.schema import Entity, Kind
+from mdm.standardize import match_values
 from mdm.store import record_index, records
 
 # Part of the resolution basis: a store indexed by another version resolves everything once.
-INDEX_VERSION: Final = 3  # the match keys of KEYS_VERSION: 2 US ZIP codes, 3 company names
+# The match keys of KEYS_VERSION: 2 US ZIP codes, 3 company names; 4: contacts' company name,
+# email domain and account, and each record's term-frequency values, as rows.
+INDEX_VERSION: Final = 4
 
 
 BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
@@ -61,10 +76,11 @@ def index_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.Data
 
 
 def frequency_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
-    """record_id, key of the term-frequency keys of the records of ``frame``: only counted
-    (``key_count``), never looked up, so not kept per record."""
+    """record_id, key of the "has a value" keys of the term-frequency adjusted comparisons of
+    the records of ``frame``: only counted (``key_count``), never looked up, so not kept per
+    record."""
     frame = frame.reset_index(drop=True)
-    texts = _frequency_texts(frame, project.rules.match[entity])
+    texts = _frequency_texts(frame, project.rules.match[entity], values=False)
     if not texts:
         return pd.DataFrame(
             {"record_id": pd.Series(dtype="int64"), "key": pd.Series(dtype="int64")}
@@ -84,14 +100,21 @@ def lookup_texts(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.Da
     spec = project.rules.match[entity]
     ids = frame["record_id"].to_numpy(dtype="int64")
     live = pd.DataFrame({"record_id": ids, "text": key_text(KeyKind.LIVE)})
-    parts = [live, _block_texts(frame, spec, ids)]
+    parts = [live, _block_texts(frame, spec, ids), *_frequency_texts(frame, spec, values=True)]
     if entity is Entity.ACCOUNT:
         parts += [
             _value_texts(frame, "name", KeyKind.NAME),
             _value_texts(frame, "domain", KeyKind.DOMAIN),
         ]
     else:
-        parts.append(_reference_texts(project, frame))
+        parts += [
+            _reference_texts(project, frame),
+            _value_texts(frame, "company", KeyKind.NAME),
+            _value_texts(
+                frame.assign(domain=email_domains(frame["email"])), "domain", KeyKind.DOMAIN
+            ),
+            _value_texts(frame, "account_id", KeyKind.ACCOUNT),
+        ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -108,23 +131,57 @@ def block_texts(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
     return pd.DataFrame({"row": keys["row"], "text": BLOCK_PREFIX + keys["key"].astype(object)})
 
 
-def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec) -> list[pd.DataFrame]:
+def oversized_blocks(
+    connection: Connection, entity: Entity, spec: MatchSpec, frame: pd.DataFrame
+) -> frozenset[str]:
+    """The blocking keys (``block_key_texts``) of the records of ``frame`` (the match input)
+    that more than ``max_block_size`` live records have: a full run skips those blocks, so a
+    delta skips them too, however few of their records it holds."""
+    texts = pd.unique(block_texts(frame, spec)["text"])
+    if not len(texts):
+        return frozenset()
+    text_of = pd.Series(texts, index=hashed(texts))
+    counts = record_index.key_counts(connection, entity, text_of.index.tolist())
+    large = text_of.reindex(counts.index[counts.to_numpy() > spec.max_block_size])
+    return frozenset(text[len(BLOCK_PREFIX) :] for text in large.tolist())
+
+
+def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec, *, values: bool) -> list[pd.DataFrame]:
+    """Per term-frequency adjusted comparison, each record's value key (``values``) or its
+    "has a value" key."""
     ids = frame["record_id"].to_numpy(dtype="int64")
     out = []
     for comparison in term_frequency_comparisons(spec, frame):
         column = frame[comparison.field]
         present = column.notna().to_numpy(dtype=bool)
-        values = column[present].astype(str).to_numpy(dtype=object)
         name = key_text(KeyKind.FREQUENCY, comparison.key)
-        out.append(
-            pd.DataFrame(
-                {
-                    "record_id": np.r_[ids[present], ids[present]],
-                    "text": np.r_[name + SEPARATOR + values, np.full(len(values), name, object)],
-                }
-            )
-        )
+        if values:
+            text = name + SEPARATOR + column[present].astype(str).to_numpy(dtype=object)
+        else:
+            text = np.full(int(present.sum()), name, dtype=object)
+        out.append(pd.DataFrame({"record_id": ids[present], "text": text}))
     return out
+
+
+def value_keys(project: Project, entity: Entity, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """The term-frequency value keys of the records of ``frame`` (the match keys)."""
+    texts = _frequency_texts(frame.reset_index(drop=True), project.rules.match[entity], values=True)
+    if not texts:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(hashed(pd.concat(texts, ignore_index=True)["text"]))
+
+
+def population_keys(project: Project, entity: Entity) -> npt.NDArray[np.int64]:
+    """The "has a value" key of each term-frequency adjusted comparison: its population."""
+    spec = project.rules.match[entity]
+    names = [key_text(KeyKind.FREQUENCY, c.key) for c in spec.comparisons if c.tf_adjust]
+    return hashed(names)
+
+
+def email_domains(emails: pd.Series) -> pd.Series:
+    """The domain (match form) of each email (match form): what attaches a contact to the
+    account of that domain."""
+    return match_values(Kind.DOMAIN, emails)
 
 
 def _value_texts(frame: pd.DataFrame, column: str, kind: KeyKind) -> pd.DataFrame:
@@ -182,22 +239,34 @@ def live_count(connection: Connection, entity: Entity) -> int:
     return int(record_index.key_counts(connection, entity, live).sum())
 
 
+@dataclass(frozen=True)
+class Reindexed:
+    """What a delta's re-indexing changed."""
+
+    blocks: npt.NDArray[np.int64]  # the blocking keys of the re-indexed records
+    counts: pd.Series  # key -> by how much its count changed (only keys that changed)
+    values: npt.NDArray[np.int64]  # the term-frequency value keys among the records' keys,
+    # before and after
+
+
 def reindex(
     connection: Connection,
     project: Project,
     entity: Entity,
     frame: pd.DataFrame,
     dropped: Iterable[int] = (),
-) -> npt.NDArray[np.int64]:
+) -> Reindexed:
     """Index the records of ``frame`` as they are now, and drop the keys of the ``dropped``
     record ids (versions replaced or deleted): only the difference is written, and the counts
-    change by it. The term-frequency counts change by the versions that came and went.
+    change by it. The "has a value" counts change by the versions that came and went.
 
-    Returns the blocking keys of ``frame``'s records: their candidate partners share one."""
+    Returns the blocking keys of ``frame``'s records (their candidate partners share one) and
+    how the counts changed."""
     frame_ids = frame["record_id"].astype("int64")
     ids = [*frame_ids.tolist(), *dropped]
     if not ids:
-        return np.empty(0, dtype=np.int64)
+        nothing = np.empty(0, dtype=np.int64)
+        return Reindexed(nothing, pd.Series(dtype="int64"), nothing)
     before = record_index.record_keys_of(connection, ids)
     texts = lookup_texts(project, entity, frame)
     keys = hashed(texts["text"])  # once: the rows to index and the blocks to search by
@@ -214,19 +283,34 @@ def reindex(
     record_index.delete_record_key_rows(connection, gone[~gone["record_id"].isin(went)])
     record_index.insert_record_keys(connection, entity, new)
     came = frame[~frame_ids.isin(indexed).to_numpy()]
+    left = _versions(connection, project, entity, went)
     counted = [
         new,
         frequency_rows(project, entity, came),
         gone.assign(sign=-1),
-        frequency_rows(project, entity, _versions(connection, project, entity, went)).assign(
-            sign=-1
-        ),
+        frequency_rows(project, entity, left).assign(sign=-1),
     ]
     change = pd.concat(counted, ignore_index=True).fillna({"sign": 1})
-    record_index.add_key_counts(
-        connection, entity, change.groupby("key")["sign"].sum().astype("int64")
+    counts = change.groupby("key")["sign"].sum().astype("int64")
+    record_index.add_key_counts(connection, entity, counts)
+    return Reindexed(
+        blocks=np.unique(keys[texts["text"].str.startswith(BLOCK_PREFIX).to_numpy(dtype=bool)]),
+        counts=counts[counts != 0],
+        values=np.union1d(value_keys(project, entity, frame), value_keys(project, entity, left)),
     )
-    return np.unique(keys[texts["text"].str.startswith(BLOCK_PREFIX).to_numpy(dtype=bool)])
+
+
+def versions_of(
+    connection: Connection, project: Project, entity: Entity, keys: pd.DataFrame
+) -> pd.DataFrame:
+    """The match keys of every version of the records ``keys`` (source, source_key) but their
+    tombstones (which have none)."""
+    from mdm.pipeline.keys import parsed_keys
+
+    ids = records.ids_of_versions(connection, entity, keys)
+    found = records.match_keys_of_versions(connection, ids)
+    found = found[found["match_keys"].notna()].reset_index(drop=True)
+    return parsed_keys(connection, project, entity, found)
 
 
 def _versions(

@@ -61,6 +61,8 @@ class ResolutionInputs:
     model: FellegiSunterModel | None  # the model to score with (None: train one, or rules)
     # Value shares of the population (a delta's, from the index); None: from ``records``.
     frequencies: Mapping[str, pd.Series] | None
+    # Blocks over the size limit in the population (a delta's, from the index): skipped.
+    oversized: frozenset[str]
     decisions: pd.DataFrame  # active steward decisions of the entity
     history: IdentityHistory
     stored: pd.DataFrame  # attributes (JSON text), last_modified per record, row for row
@@ -81,16 +83,18 @@ def read_inputs(
     spec = project.rules.match[entity]
     scoped = scope.records
     given = scope.match_input
+    frame = match_input(connection, project, entity, scoped) if given is None else given
     stored = records.records_in(connection, scoped["record_id"].astype(int).tolist())
     return ResolutionInputs(
         entity=entity,
         records=scoped,
-        match_input=match_input(connection, project, entity, scoped) if given is None else given,
+        match_input=frame,
         previous=scope.previous,
         total=scope.total,
         indexed=scope.indexed,
         model=models.load(entity) if spec.method is Method.PROBABILISTIC else None,
         frequencies=None if full else index.frequencies(connection, entity, spec, scoped),
+        oversized=frozenset() if full else index.oversized_blocks(connection, entity, spec, frame),
         decisions=stewardship.active_decisions(connection, entity),
         history=_identity_history(connection, run_id, entity, scope, full),
         stored=stored.set_index("record_id").loc[scoped["record_id"].astype(int)],

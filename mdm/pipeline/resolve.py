@@ -60,10 +60,13 @@ def resolve_entity(
     *,
     full: bool = True,
     also_golden: set[str] | None = None,
+    also_records: pd.DataFrame | None = None,
     models: RunModels | None = None,
     clock: RunClock | None = None,
 ) -> EntitySummary:
-    """Recompute the entity's golden records in scope; ``also_golden`` widens a delta scope.
+    """Recompute the entity's golden records in scope; ``also_golden`` (golden ids) and
+    ``also_records`` (source, source_key of records whose match input changed without a new
+    version: contacts whose golden account changed) widen a delta scope.
 
     A full run reads every live record; a delta run reads only its scope, found through the
     record-key index (``mdm.pipeline.index``). A delta's changes are every version loaded since
@@ -73,7 +76,9 @@ def resolve_entity(
     """
     models = models or RunModels(project)
     clock = clock or RunClock()
-    scope = _scope(connection, run_id, project, entity, models, full, also_golden, clock)
+    scope, full = _scope(
+        connection, run_id, project, entity, models, full, also_golden, also_records, clock
+    )
     if scope is None:
         summary = _nothing(entity, index.live_count(connection, entity))
     elif scope.empty:
@@ -97,21 +102,28 @@ def _scope(
     models: RunModels,
     full: bool,
     also_golden: set[str] | None,
+    also_records: pd.DataFrame | None,
     clock: RunClock,
-) -> Scope | None:
-    """The records to recompute; None when a delta has nothing to do."""
+) -> tuple[Scope | None, bool]:
+    """The records to recompute (None when a delta has nothing to do), and whether that is
+    every record: asked, or a delta whose changes moved every score (see ``delta_scope``)."""
     with clock.stage(f"{entity}.scope") as stage:
         loaded = unresolved(connection, entity)
-        if not full and not also_golden and nothing_changed(connection, run_id, entity, loaded):
+        also = also_golden or (also_records is not None and not also_records.empty)
+        if not full and not also and nothing_changed(connection, run_id, entity, loaded):
             stage.counts = "nothing changed"
-            return None
-        if full:
+            return None, full
+        scope = None
+        if not full:
+            scope = delta_scope(
+                connection, run_id, project, entity, models, loaded, also_golden, also_records
+            )
+        if scope is None:
+            full = True
             scope = full_scope(connection, project, entity)
-        else:
-            scope = delta_scope(connection, run_id, project, entity, models, loaded, also_golden)
         stage.counts = f"{counted(len(scope.records), 'record')} of {scope.total:,}"
     failpoints.reached(f"resolve.{entity}.scoped")
-    return scope
+    return scope, full
 
 
 def _nothing(entity: Entity, records: int) -> EntitySummary:

@@ -25,7 +25,7 @@ from mdm.pipeline.keys import keys_of, live_keys
 from mdm.pipeline.match_input import match_input
 from mdm.pipeline.models import RunModels
 from mdm.schema import Entity
-from mdm.store import golden, marks, record_index, records
+from mdm.store import golden, marks, record_index, records, stewardship
 
 KEYS = ["source", "source_key"]
 
@@ -76,12 +76,17 @@ def delta_scope(
     models: RunModels,
     loaded: pd.DataFrame,
     also_golden: set[str] | None,
-) -> Scope:
-    """The changed records (``loaded``: versions since the mark), their partners and every
-    member of the golden records they touch (and of ``also_golden``), read by key."""
+    also_records: pd.DataFrame | None = None,
+) -> Scope | None:
+    """The changed records (``loaded``: versions since the mark, and ``also_records``: records
+    whose match input changed without a new version), their partners and every member of the
+    golden records they touch (and of ``also_golden``) and of the golden records joined to
+    those by a pair in the review queue, read by key. The records whose scores moved with the
+    changed records' (``_shifted``) count as touched. None: every score of the entity moved
+    (a comparison's population reached another step), recompute it in full."""
     changed = loaded[KEYS]
-    if entity is Entity.CONTACT:
-        changed = pd.concat([changed, _contacts_of_changed_accounts(connection, run_id)])
+    if also_records is not None:
+        changed = pd.concat([changed, also_records[KEYS]])
     changed = changed.drop_duplicates(ignore_index=True)
     current = records.current_ids_of_keys(connection, entity, changed)
     live_ids = current.loc[~current["deleted"].astype(bool), "record_id"].astype("int64")
@@ -89,12 +94,14 @@ def delta_scope(
     # The index first sees the changed records as they are now, then finds their partners.
     changed_input = match_input(connection, project, entity, changed_keys)
     replaced = records.ids_of_versions(connection, entity, changed)
-    blocks = index.reindex(connection, project, entity, changed_input, dropped=replaced)
-    partners = _partners(connection, project, entity, models, changed_input, blocks)
-    touched = pd.concat([changed, partners.keys[KEYS]], ignore_index=True)
+    reindexed = index.reindex(connection, project, entity, changed_input, dropped=replaced)
+    shifted = _shifted(connection, project, entity, reindexed)
+    if shifted is None:
+        return None
+    partners = _partners(connection, project, entity, models, changed_input, reindexed.blocks)
+    touched = pd.concat([changed, partners.keys[KEYS], shifted], ignore_index=True)
     before = golden.xref_of_keys(connection, entity, touched)
-    golden_ids = sorted(set(before["golden_id"]) | (also_golden or set()))
-    previous = golden.xref_of_golden_ids(connection, golden_ids)
+    previous = _components(connection, entity, set(before["golden_id"]) | (also_golden or set()))
     members = records.current_ids_of_keys(connection, entity, previous[KEYS])
     member_ids = members.loc[~members["deleted"].astype(bool), "record_id"].astype("int64")
     # The changed records' and partners' keys and match input are made already: make only the
@@ -118,6 +125,32 @@ def delta_scope(
         match_input=scoped_input.iloc[order].reset_index(drop=True),
         indexed=frozenset(changed_input["record_id"].tolist()),
     )
+
+
+def _shifted(
+    connection: Connection, project: Project, entity: Entity, reindexed: index.Reindexed
+) -> pd.DataFrame | None:
+    """The records whose scores moved with the counts the changed records changed, though they
+    did not change themselves (source, source_key): those with a value whose count reached
+    another step (its share, and the weight of every pair agreeing on it, moved), and those in
+    a block that grew over the size limit or fell back under it (its pairs are made, or no
+    longer). None when the population of a comparison reached another step: every share of it
+    moved."""
+    change = reindexed.counts
+    counts = record_index.key_counts(connection, entity, change.index.tolist())
+    after = counts.reindex(change.index, fill_value=0).to_numpy(dtype=np.int64)
+    before = after - change.to_numpy(dtype=np.int64)
+    stepped = index.on_grid(before) != index.on_grid(after)
+    population = change.index.isin(index.population_keys(project, entity))
+    if (stepped & population).any():
+        return None
+    limit = project.rules.match[entity].max_block_size
+    crossed = (before > limit) != (after > limit)
+    value = change.index.isin(reindexed.values)
+    live = change.index.isin(index.hashed([index.key_text(index.KeyKind.LIVE)]))
+    keys = change.index[(stepped & value) | (crossed & ~value & ~population & ~live)]
+    ids = record_index.records_having_keys(connection, entity, keys.tolist())
+    return records.keys_of_records(connection, ids)[KEYS]
 
 
 @dataclass(frozen=True)
@@ -158,6 +191,7 @@ def _partners(
         # values are one: the changed records' values are all it needs.
         frequencies=index.frequencies(connection, entity, spec, changed),
         new=is_changed,
+        oversized=index.oversized_blocks(connection, entity, spec, everyone),
     )
     linked = [result.links]
     if not result.pairs.empty:
@@ -171,10 +205,77 @@ def _partners(
     )
 
 
-def _contacts_of_changed_accounts(connection: Connection, run_id: int) -> pd.DataFrame:
-    """Contacts whose account key names an account record that joined or left a golden
-    account in this run: their link may change. A changed phone moves nothing."""
-    accounts = golden.moved_members(connection, Entity.ACCOUNT, run_id)
-    texts = index.reference_texts(accounts["source"], accounts["source_key"])
-    ids = index.lookup(connection, Entity.CONTACT, texts)["record_id"].tolist()
-    return records.keys_of_records(connection, ids)[KEYS]
+def _components(connection: Connection, entity: Entity, golden_ids: set[str]) -> pd.DataFrame:
+    """The xref of the golden records ``golden_ids`` and of every golden record joined to them
+    by an open review pair, transitively.
+
+    Clustering cuts a match that bridges two groups of records weakly; the cut match goes to
+    the review queue. How a group of matched records is cut depends on every record of it, so a
+    scope takes whole groups: the golden records its records are in and those the review queue
+    joins to them (a cut match is a review pair; other review pairs widen the scope a little
+    more than needed)."""
+    found = set(golden_ids)
+    previous = golden.xref_of_golden_ids(connection, sorted(found))
+    frontier = previous
+    while not frontier.empty:
+        paired = stewardship.open_review_partners(connection, entity, frontier[KEYS])
+        more = sorted(set(golden.xref_of_keys(connection, entity, paired)["golden_id"]) - found)
+        found |= set(more)
+        frontier = golden.xref_of_golden_ids(connection, more)
+        previous = pd.concat([previous, frontier], ignore_index=True)
+    return previous
+
+
+@dataclass(frozen=True)
+class AccountDependents:
+    """What the accounts resolved in a run change for contacts."""
+
+    records: pd.DataFrame  # source, source_key of contacts whose account evidence changed
+    golden: set[str]  # golden contacts whose link to an account may change
+
+
+def account_dependents(
+    connection: Connection, project: Project, run_id: int, loaded: pd.DataFrame
+) -> AccountDependents:
+    """The contacts that the accounts of this run concern (``loaded``: the account versions it
+    resolved, source and source_key).
+
+    A contact's account evidence (``account_id``) and its golden record's link are the golden
+    account its account key names, else the one of its company name, else (a link only) the
+    one of its email domain. Those change when an account record it names by key joins or
+    leaves a golden account, or when an account record that has (or had) its company name or
+    email domain does: these contacts are found in the index by the account records' keys.
+    Those whose evidence changed are to be matched again; the golden records of all of them
+    are linked again. A changed phone concerns nobody."""
+    moved = golden.moved_members(connection, Entity.ACCOUNT, run_id)[KEYS]
+    texts = _account_texts(connection, project, loaded[KEYS], moved)
+    ids = sorted(set(index.lookup(connection, Entity.CONTACT, texts)["record_id"].tolist()))
+    keys = keys_of(connection, project, Entity.CONTACT, ids)
+    now = index.index_rows(
+        project, Entity.CONTACT, match_input(connection, project, Entity.CONTACT, keys)
+    )
+    stored = record_index.record_keys_of(connection, keys["record_id"].tolist())
+    both = now.merge(stored, how="outer", indicator=True)
+    differ = set(both.loc[both["_merge"] != "both", "record_id"].tolist())
+    return AccountDependents(
+        keys.loc[keys["record_id"].isin(differ), KEYS].reset_index(drop=True),
+        set(golden.xref_of_keys(connection, Entity.CONTACT, keys[KEYS])["golden_id"]),
+    )
+
+
+def _account_texts(
+    connection: Connection, project: Project, loaded: pd.DataFrame, moved: pd.DataFrame
+) -> npt.NDArray[np.object_]:
+    """The index keys by which contacts name the account records that moved (joined or left a
+    golden account: their key, and every name and domain they had) or changed their name or
+    domain (every name and domain they had)."""
+    keys = pd.concat([loaded, moved]).drop_duplicates(ignore_index=True)
+    versions = index.versions_of(connection, project, Entity.ACCOUNT, keys)
+    is_moved = pd.MultiIndex.from_frame(versions[KEYS]).isin(pd.MultiIndex.from_frame(moved))
+    texts = [index.reference_texts(moved["source"], moved["source_key"])]
+    for column, kind in (("name", index.KeyKind.NAME), ("domain", index.KeyKind.DOMAIN)):
+        values = versions[column].astype("string").fillna("\x00")
+        varies = values.groupby([versions["source"], versions["source_key"]]).transform("nunique")
+        concerned = versions.loc[is_moved | (varies > 1).to_numpy(), column]
+        texts.append(index.value_texts(kind, concerned))
+    return np.concatenate(texts)

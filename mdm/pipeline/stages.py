@@ -37,10 +37,11 @@ def match_scope(inputs: ResolutionInputs, spec: MatchSpec) -> MatchResult:
         model=inputs.model,
         # Value shares of the whole population, so that a delta scores as a full run does.
         frequencies=(
-            engine.term_frequencies(records, spec)
+            index.frequencies_of(records, spec)
             if inputs.frequencies is None
             else inputs.frequencies
         ),
+        oversized=inputs.oversized,
         **constraints(inputs.decisions, records),
     )
 

@@ -15,6 +15,7 @@ from mdm.store.bulk import (
     in_lists,
     insert_frame,
     now,
+    read_each,
     read_frame,
     source_key_lists,
     table_of,
@@ -70,6 +71,22 @@ def open_reviews(
     if limit is not None:
         statement = statement.limit(limit)
     return read_frame(connection, statement)
+
+
+def open_review_partners(
+    connection: Connection, entity: Entity, keys: pd.DataFrame
+) -> pd.DataFrame:
+    """source, source_key of the records in an open review item with one of ``keys`` (source,
+    source_key), the records of ``keys`` among them when they are paired with each other."""
+    table = table_of(ReviewItem)
+    found = []
+    for side, other in (("left", "right"), ("right", "left")):
+        statement = select(
+            table.c[f"{other}_source"].label("source"), table.c[f"{other}_key"].label("source_key")
+        ).where(table.c.entity == entity, table.c.status == ReviewStatus.OPEN)
+        conditions = source_key_lists(table.c[f"{side}_source"], table.c[f"{side}_key"], keys)
+        found.append(read_each(connection, statement, conditions))
+    return pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
 def replace_reviews(
