@@ -1,5 +1,11 @@
 """The ``mdm`` Typer app and what every command shares: the consoles, the common options,
-loading the project, opening the store for reading, and turning errors into one paragraph."""
+loading the project, opening the store for reading, and turning errors into one paragraph.
+
+The command modules import at their top only what ``mdm --help`` needs (Typer, rich, the enums
+in the commands' signatures). The project's rules, the store, the views and the pipeline are
+imported in the functions that use them: importing them all costs seconds (pandas, Alembic,
+the matching engine), which ``mdm --help`` and ``mdm status`` would pay for nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,20 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Connection
 
 from mdm.cli.logs import configure_logging
-from mdm.config import Project, load_project
-from mdm.config.load import ReadOnlyProject, load_project_for_reading
 from mdm.errors import MdmError, describe_error
-from mdm.views import reading
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from mdm.config import Project
+    from mdm.config.load import ReadOnlyProject
 
 app = typer.Typer(
     help="Master data management: golden customer accounts and contacts from many systems.",
@@ -107,11 +115,15 @@ def _crash_report() -> Path:
 
 
 def load(project: Path) -> Project:
+    from mdm.config import load_project  # lazily: see the module docstring
+
     return load_project(project)
 
 
 def load_for_reading(project: Path) -> ReadOnlyProject:
     """Commands that only read the store work even when the rules have problems: they warn."""
+    from mdm.config.load import load_project_for_reading  # lazily: see the module docstring
+
     found = load_project_for_reading(project)
     if found.problems:
         count = len(found.problems)
@@ -128,5 +140,7 @@ def load_for_reading(project: Path) -> ReadOnlyProject:
 @contextmanager
 def read_store(project: Project | ReadOnlyProject) -> Iterator[Connection]:
     """The project's store, open for one command's reads (the database refuses writes)."""
+    from mdm.views import reading  # lazily: see the module docstring
+
     with reading(project.store_url) as connection:
         yield connection

@@ -1,20 +1,27 @@
 """How the ``mdm`` command prints: tables of data made safe for the terminal, and a run's
-summary."""
+summary.
+
+pandas is imported by the functions that build frames, not here: a command that prints plain
+rows (``mdm status``, ``mdm --help``) starts without it.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
 
 from mdm.cli.base import console
-from mdm.pipeline import RunSummary
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from mdm.pipeline import RunSummary
 
 SOURCE_COLUMNS = {
     "source": "source",
@@ -38,6 +45,8 @@ ENTITY_COLUMNS = {
 
 
 def print_summary(summary: RunSummary) -> None:
+    import pandas as pd
+
     sources = pd.DataFrame([vars(s) for s in summary.sources])
     console.print(frame_table(f"Run {summary.run_id}: sources", pick(sources, SOURCE_COLUMNS)))
     if summary.entities:
@@ -76,9 +85,16 @@ def pick(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 def models_frame(models: Sequence[BaseModel], columns: Iterable[str]) -> pd.DataFrame:
     """Models as table rows: one column per field in ``columns``, values as they are (objects,
     so that a missing number stays missing, not a float)."""
+    import pandas as pd
+
     names = list(columns)
-    rows = [[getattr(model, name) for name in names] for model in models]
-    return pd.DataFrame(rows, columns=names, dtype=object)
+    return pd.DataFrame(model_rows(models, names), columns=names, dtype=object)
+
+
+def model_rows(models: Sequence[BaseModel], columns: Iterable[str]) -> list[list[Any]]:
+    """Models as plain table rows (for ``rows_table``): one value per field in ``columns``."""
+    names = list(columns)
+    return [[getattr(model, name) for name in names] for model in models]
 
 
 def record_table(title: str, record: dict[str, Any]) -> Table:
@@ -104,21 +120,45 @@ def records_table(title: str, records: pd.DataFrame) -> Table:
 
 def frame_table(title: str, frame: pd.DataFrame, *, whole_title: bool = False) -> Table:
     """A table of ``frame``; ``whole_title``: at least as wide as its title, never wrapped."""
+    rows = frame.itertuples(index=False, name=None)
+    return rows_table(title, frame.columns, rows, whole_title=whole_title)
+
+
+def rows_table(
+    title: str,
+    columns: Iterable[object],
+    rows: Iterable[Iterable[Any]],
+    *,
+    whole_title: bool = False,
+) -> Table:
+    """A table of plain rows, as ``frame_table`` prints a frame."""
     table = Table(title=text(title), min_width=len(title) if whole_title else None)
-    for column in frame.columns:
+    for column in columns:
         table.add_column(text(str(column)))
-    for row in frame.itertuples(index=False, name=None):
+    for row in rows:
         table.add_row(*(cell(value) for value in row))
     return table
 
 
 def cell(value: Any) -> str:
     """Data as text for the terminal (see ``text``)."""
-    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+    if value is None or (not isinstance(value, (list, dict)) and _missing(value)):
         return ""
     if isinstance(value, (list, dict)):
         return text(json.dumps(value, ensure_ascii=False))
     return text(str(value))
+
+
+def _missing(value: Any) -> bool:
+    """``pd.isna(value)`` for one value, asking pandas only about values that are not plain
+    Python text and numbers (which a table of plain rows holds)."""
+    if isinstance(value, (str, int)):
+        return False
+    if type(value) is float:
+        return value != value  # NaN
+    import pandas as pd
+
+    return bool(pd.isna(value))
 
 
 # Characters that drive the terminal instead of showing: C0 and C1 controls (ESC starts colour

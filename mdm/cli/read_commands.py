@@ -1,12 +1,15 @@
 """Commands that only read the store: show, status, quarantine, history, lineage, resolve,
-review, explain. Each opens the store once, read-only, and prints what the views return."""
+review, explain. Each opens the store once, read-only, and prints what the views return.
+
+Each command imports its views (and pandas) itself, for ``mdm --help`` to start fast: see
+``mdm.cli.base``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from mdm.cli.base import (
@@ -18,23 +21,13 @@ from mdm.cli.base import (
     read_store,
     user_errors,
 )
-from mdm.cli.output import frame_table, models_frame, record_table, records_table, text
-from mdm.cli.run_report import print_run
+from mdm.cli.output import frame_table, models_frame, record_table, records_table, rows_table, text
 from mdm.schema import Entity
-from mdm.views import (
-    ExplanationView,
-    GoldenView,
-    explain_records,
-    golden_history,
-    golden_lineage,
-    golden_view,
-    recent_runs,
-    resolve_id,
-    review_queue,
-    run_quarantine,
-    run_view,
-)
-from mdm.views.history import HistoryView, LineageRow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdm.views import ExplanationView, GoldenView, HistoryView, LineageRow
 
 CONTACT_COLUMNS = ["golden_id", "first_name", "last_name", "email", "phone", "title"]
 ACCOUNT_COLUMNS = ["golden_id", "name", "domain", "city", "country"]
@@ -43,6 +36,8 @@ MEMBER_COLUMNS = ["system", "source", "source_key", "version", "last_modified"]
 
 def show(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
     """The 360 view: golden record, its source records by system, contacts, lineage."""
+    from mdm.views import golden_view
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -64,6 +59,8 @@ def show(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
 def _members(view: GoldenView) -> pd.DataFrame:
     """The source records as rows: where they come from, then their values; attributes no
     record has are left out."""
+    import pandas as pd
+
     rows = [
         {**{column: getattr(m, column) for column in MEMBER_COLUMNS}, **m.values}
         for m in view.members
@@ -73,6 +70,8 @@ def _members(view: GoldenView) -> pd.DataFrame:
 
 
 def _lineage(rows: list[LineageRow]) -> pd.DataFrame:
+    import pandas as pd
+
     # A pinned value comes from a steward, not from a record.
     return pd.DataFrame(
         {
@@ -100,6 +99,8 @@ def status(
     ] = None,
 ) -> None:
     """Recent runs: when, what they did, how they ended. With --run N: run N in full."""
+    from mdm.views import recent_runs, run_view
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -108,23 +109,20 @@ def status(
             else:
                 runs = recent_runs(connection, limit)
     if run_id is not None:
+        from mdm.cli.run_report import print_run
+
         print_run(run)
         return
     if not runs:
         console.print("No runs yet: try [bold]mdm run[/].")
         return
-    table = pd.DataFrame(
-        {
-            "run": [run.id for run in runs],
-            "command": [run.command for run in runs],
-            "status": [run.status for run in runs],
-            "started": [str(run.started_at)[:19] for run in runs],
-            "seconds": [run.seconds for run in runs],
-            "outcome": [run.outcome for run in runs],
-        },
-        dtype=object,
-    )
-    console.print(frame_table("Recent runs", table))
+    # Plain rows, not a frame: the list of runs is printed without pandas.
+    columns = ["run", "command", "status", "started", "seconds", "outcome"]
+    rows = [
+        [run.id, run.command, run.status, str(run.started_at)[:19], run.seconds, run.outcome]
+        for run in runs
+    ]
+    console.print(rows_table("Recent runs", columns, rows))
 
 
 def quarantine(
@@ -132,6 +130,8 @@ def quarantine(
     run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: latest).")] = None,
 ) -> None:
     """Rows a run could not load, with the reasons."""
+    from mdm.views import run_quarantine
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -145,6 +145,8 @@ def quarantine(
 
 def history(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
     """Every event and earlier version of a golden record."""
+    from mdm.views import golden_history
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -159,6 +161,8 @@ def history(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
 def _versions(view: HistoryView) -> pd.DataFrame:
     """Each version: its number, run, status and members, then the values it held (those
     some version held)."""
+    import pandas as pd
+
     kept = models_frame(view.versions, ["version", "run", "status", "members"])
     values = pd.DataFrame([version.values for version in view.versions], dtype=object)
     return pd.concat([kept, values.dropna(axis=1, how="all")], axis=1)
@@ -166,6 +170,8 @@ def _versions(view: HistoryView) -> pd.DataFrame:
 
 def lineage(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
     """Where each golden value came from, which rule chose it, what it beat."""
+    from mdm.views import golden_lineage
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -175,6 +181,8 @@ def lineage(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
 
 def resolve(golden_id: GoldenId, project: ProjectOption = Path(".")) -> None:
     """Follow redirects: the golden id that answers for GOLDEN_ID now."""
+    from mdm.views import resolve_id
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -188,6 +196,10 @@ def review(
     limit: Annotated[int, typer.Option(help="How many pairs.")] = 50,
 ) -> None:
     """The pairs waiting for a steward, most likely matches first."""
+    import pandas as pd
+
+    from mdm.views import review_queue
+
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:
@@ -214,6 +226,8 @@ def explain(
     project: ProjectOption = Path("."),
 ) -> None:
     """Why two records match or not: each field's values, level and weight."""
+    from mdm.views import explain_records
+
     with user_errors():
         found = load(project)
         with read_store(found) as connection:
@@ -223,6 +237,8 @@ def explain(
 
 
 def _explained(view: ExplanationView) -> pd.DataFrame:
+    import pandas as pd
+
     fields = view.fields
     if view.method == "rules":
         table = models_frame(fields, ["name", "left", "right", "level"])

@@ -1,4 +1,8 @@
-"""Commands that write: init, run, ingest, export, check, migrate, demo."""
+"""Commands that write: init, run, ingest, export, check, migrate, demo.
+
+Each command imports the pipeline, the rules and pandas itself, for ``mdm --help`` to start
+fast: see ``mdm.cli.base``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-import pandas as pd
 import typer
 
-from mdm import pipeline
 from mdm.cli.base import (
     ProjectOption,
     VerboseOption,
@@ -25,20 +27,13 @@ from mdm.cli.base import (
     wait_seconds,
 )
 from mdm.cli.output import frame_table, print_summary, text
-from mdm.config import PROJECT_FILE
-from mdm.config.load import check_export_folder, load_project_for_reading
 from mdm.errors import MdmError, Reason
-from mdm.pipeline.ingest import allowed_deletes
-from mdm.project_files import (
-    DEFAULT_RULES,
-    existing_demo_entries,
-    remove_entries,
-    write_new_project,
-)
-from mdm.publish import ExportFormat, export_store
 
 # Violations printed one by one; the totals count them all.
 CHECK_SHOWN = 50
+# The values of mdm.publish.ExportFormat (a test checks that they agree), named here because
+# importing the exporter brings pandas and the store into ``mdm --help``.
+ExportFormatName = Literal["csv", "parquet"]
 
 
 def init(
@@ -46,6 +41,9 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing mdm.toml and rules.")] = False,
 ) -> None:
     """Write a new project: mdm.toml and the default rules/."""
+    from mdm.config import PROJECT_FILE
+    from mdm.project_files import write_new_project
+
     with user_errors():
         write_new_project(directory, force=force)
     console.print(
@@ -76,6 +74,9 @@ def run(
     A run resolves only what its loads changed; the first run, a run after the rules changed,
     and --full recompute everything.
     """
+    from mdm import pipeline
+    from mdm.pipeline.ingest import allowed_deletes
+
     more_verbose(verbose)
     with user_errors():
         spec = load(project)
@@ -106,6 +107,9 @@ def ingest(
     verbose: VerboseOption = 0,
 ) -> None:
     """Load every source into the store (insert, update, tombstone, quarantine) only."""
+    from mdm import pipeline
+    from mdm.pipeline.ingest import allowed_deletes
+
     more_verbose(verbose)
     with user_errors():
         spec = load(project)
@@ -125,20 +129,25 @@ def ingest(
 
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.CSV,
+    fmt: Annotated[ExportFormatName, typer.Option("--format", "-f")] = "csv",
     project: ProjectOption = Path("."),
 ) -> None:
     """Write accounts, contacts, xref and lineage as CSV or Parquet files."""
+    from mdm.config.load import check_export_folder
+    from mdm.publish import ExportFormat, export_store
+
     with user_errors():
         found = load_for_reading(project)
         check_export_folder(out, found.root, found.spec)
-        written = export_store(found.store_url, out, fmt)
+        written = export_store(found.store_url, out, ExportFormat(fmt))
     console.print(f"Exported accounts, contacts, xref and lineage to [bold]{text(str(written))}[/]")
 
 
 def check(project: ProjectOption = Path(".")) -> None:
     """Check that the store is consistent: every live record in one golden record, members,
     decisions, lineage, redirects and the record index. Exit code 1 if anything is wrong."""
+    import pandas as pd
+
     from mdm.invariants import check_project
 
     with user_errors():
@@ -165,6 +174,7 @@ def check(project: ProjectOption = Path(".")) -> None:
 def migrate(project: ProjectOption = Path("."), wait: WaitOption = False) -> None:
     """Bring the store's schema to this version of mdm. Commands that only read refuse a
     store that needs it; runs and steward actions migrate it themselves."""
+    from mdm.config.load import load_project_for_reading
     from mdm.store.migrate import migrate_store
 
     with user_errors():
@@ -190,7 +200,9 @@ def demo(
     verbose: VerboseOption = 0,
 ) -> None:
     """Generate sample data from four systems, run mdm on it, and say where results are."""
+    from mdm import pipeline
     from mdm.demo import generate_demo
+    from mdm.project_files import DEFAULT_RULES
 
     more_verbose(verbose)
     with user_errors():
@@ -220,6 +232,8 @@ def _invocation() -> str:
 def _clear_demo_folder(directory: Path, *, force: bool) -> None:
     """The demo starts afresh, so that it shows a first load; what it would delete must be
     asked for."""
+    from mdm.project_files import existing_demo_entries, remove_entries
+
     existing = existing_demo_entries(directory)
     if existing and not force:
         raise MdmError(

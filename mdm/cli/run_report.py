@@ -1,27 +1,34 @@
 """``mdm status --run N``: one run in full, as it recorded itself: what it loaded, how long each
-stage took and the memory it held, and per entity what matching learned."""
+stage took and the memory it held, and per entity what matching learned.
+
+Its tables are built from plain rows, not frames: like the list of runs, the report starts
+without importing pandas.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.table import Table
 
 from mdm.cli.base import console
 from mdm.cli.output import (
     ENTITY_COLUMNS,
     SOURCE_COLUMNS,
-    frame_table,
-    models_frame,
-    pick,
+    model_rows,
     record_table,
+    rows_table,
     text,
 )
-from mdm.views import EntityCounts, RunView
-from mdm.views.runs import ScoreHistogram, Thresholds
+
+if TYPE_CHECKING:
+    from mdm.views import EntityCounts, RunView
+    from mdm.views.runs import ScoreHistogram, Thresholds
 
 BAR_WIDTH = 40  # characters of the longest histogram bar
+SCORE_COLUMNS = ["probability", "pairs", "", "decided"]
 
 
 def print_run(run: RunView) -> None:
@@ -29,14 +36,14 @@ def print_run(run: RunView) -> None:
     if run.error:
         console.print(f"[bold red]Error[/]: {text(run.error)}", highlight=False)
     if run.sources:
-        sources = models_frame(run.sources, SOURCE_COLUMNS)
-        console.print(report_table("Sources", pick(sources, SOURCE_COLUMNS)))
+        sources = model_rows(run.sources, SOURCE_COLUMNS)
+        console.print(report_table("Sources", SOURCE_COLUMNS.values(), sources))
     if run.stages:
-        stages = models_frame(run.stages, ["stage", "seconds", "peak_mb"])
-        console.print(report_table("Stages", stages.rename(columns={"peak_mb": "peak MB"})))
+        stages = model_rows(run.stages, ["stage", "seconds", "peak_mb"])
+        console.print(report_table("Stages", ["stage", "seconds", "peak MB"], stages))
     if run.entities:
-        entities = models_frame(run.entities, ENTITY_COLUMNS)
-        console.print(report_table("Golden records", pick(entities, ENTITY_COLUMNS)))
+        entities = model_rows(run.entities, ENTITY_COLUMNS)
+        console.print(report_table("Golden records", ENTITY_COLUMNS.values(), entities))
     for entity in run.entities:
         _print_statistics(entity)
     lacking = _lacking(run)
@@ -75,46 +82,48 @@ def _print_statistics(entity: EntityCounts) -> None:
         return
     name = text(entity.entity)
     if statistics.blocking:
-        rules = models_frame(statistics.blocking, ["rule", "pairs"])
-        console.print(report_table(f"{name}: pairs per blocking rule", rules))
+        columns = ["rule", "pairs"]
+        rules = model_rows(statistics.blocking, columns)
+        console.print(report_table(f"{name}: pairs per blocking rule", columns, rules))
     if statistics.levels:
-        levels = models_frame(statistics.levels, ["comparison", "level", "m", "u", "weight"])
-        for column, digits in (("m", 4), ("u", 6), ("weight", 2)):
-            levels[column] = [round(float(value), digits) for value in levels[column]]
-        console.print(report_table(f"{name}: comparison levels", levels))
+        columns = ["comparison", "level", "m", "u", "weight"]
+        levels = [
+            [level.comparison, level.level, *_rounded([level.m, level.u, level.weight])]
+            for level in statistics.levels
+        ]
+        console.print(report_table(f"{name}: comparison levels", columns, levels))
     if sum(statistics.scores.counts):
-        histogram = score_table(statistics.scores, entity.thresholds)
-        console.print(report_table(f"{name}: pairs by match probability", histogram))
+        histogram = score_rows(statistics.scores, entity.thresholds)
+        title = f"{name}: pairs by match probability"
+        console.print(report_table(title, SCORE_COLUMNS, histogram))
     if entity.thresholds is not None:
         console.print(
             f"{name}: a pair is a match from probability {entity.thresholds.match:g}, "
             f"goes to review from {entity.thresholds.review:g}."
         )
-    clusters = pd.DataFrame(
-        {"size": statistics.clusters.sizes, "clusters": statistics.clusters.counts}, dtype=object
-    )
-    if not clusters.empty:
-        console.print(report_table(f"{name}: cluster sizes", clusters))
+    clusters = list(zip(statistics.clusters.sizes, statistics.clusters.counts, strict=True))
+    if clusters:
+        console.print(report_table(f"{name}: cluster sizes", ["size", "clusters"], clusters))
 
 
-def score_table(scores: ScoreHistogram, thresholds: Thresholds | None) -> pd.DataFrame:
-    """One row per probability bin: its range, its pairs as a number and a bar, and what the
-    thresholds decide for pairs in it."""
+def _rounded(values: list[float]) -> list[float]:
+    """m to 4 digits, u to 6, the weight to 2."""
+    return [round(float(value), digits) for value, digits in zip(values, (4, 6, 2), strict=True)]
+
+
+def score_rows(scores: ScoreHistogram, thresholds: Thresholds | None) -> list[list[object]]:
+    """One row per probability bin (``SCORE_COLUMNS``): its range, its pairs as a number and a
+    bar, and what the thresholds decide for pairs in it."""
     edges, counts = scores.edges, scores.counts
     largest = max(counts) if counts else 0
-    return pd.DataFrame(
-        {
-            "probability": [f"{low:.2f}-{high:.2f}" for low, high in pairwise(edges)],
-            "pairs": counts,
-            "": [_bar(count, largest) for count in counts],
-            "decided": [_decided(low, high, thresholds) for low, high in pairwise(edges)],
-        },
-        dtype=object,
-    )
+    return [
+        [f"{low:.2f}-{high:.2f}", count, _bar(count, largest), _decided(low, high, thresholds)]
+        for (low, high), count in zip(pairwise(edges), counts, strict=True)
+    ]
 
 
-def report_table(title: str, frame: pd.DataFrame) -> Table:
-    return frame_table(title, frame, whole_title=True)
+def report_table(title: str, columns: Iterable[object], rows: Iterable[Iterable[Any]]) -> Table:
+    return rows_table(title, columns, rows, whole_title=True)
 
 
 def _bar(count: int, largest: int) -> str:

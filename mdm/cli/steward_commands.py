@@ -1,4 +1,8 @@
-"""Steward commands: unmerge, pin, unpin, decide. Each binds later runs and is audited."""
+"""Steward commands: unmerge, pin, unpin, decide. Each binds later runs and is audited.
+
+Each command imports the stewardship actions itself, for ``mdm --help`` to start fast: see
+``mdm.cli.base``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mdm import stewardship
 from mdm.cli.base import (
     ActorOption,
     GoldenId,
@@ -39,6 +42,8 @@ def unmerge(
 ) -> None:
     """Undo a merge: the merged-away id gets its records back, and they stay apart. With
     --records, split those records out of GOLDEN_ID into a golden record of their own."""
+    from mdm import stewardship
+
     with user_errors():
         result = stewardship.unmerge(load(project), golden_id, actor, reason, records or [])
     console.print(escape(result.message))
@@ -56,6 +61,8 @@ def pin(
 ) -> None:
     """Pin a golden value: it wins over survivorship until unpinned. The value is standardized
     and validated like a source value (a phone becomes E.164); --force keeps it as given."""
+    from mdm import stewardship
+
     with user_errors():
         result = stewardship.pin_value(
             load(project), golden_id, attribute, value, actor, force=force
@@ -70,6 +77,8 @@ def unpin(
     actor: ActorOption = "cli",
 ) -> None:
     """Remove a pin: the value follows its survivorship rules again."""
+    from mdm import stewardship
+
     with user_errors():
         result = stewardship.unpin_value(load(project), golden_id, attribute, actor)
     console.print(escape(result.message))
@@ -84,6 +93,8 @@ def decide(
     reason: ReasonOption = None,
 ) -> None:
     """Decide a pair (from the review queue or anywhere): it binds every later run."""
+    from mdm import stewardship
+
     decision = LinkDecision.MUST_LINK if same else LinkDecision.CANNOT_LINK
     with user_errors():
         result = stewardship.decide_pair(load(project), left, right, decision, actor, reason)

@@ -9,20 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
-from sqlmodel import SQLModel
 
 from mdm.errors import MdmError, Reason
 from mdm.store import schema_version
-from mdm.store.bulk import table_of
-from mdm.store.tables import (
-    GOLDEN_TABLES,
-    KeyCount,
-    Lineage,
-    Membership,
-    RecordKey,
-    SourceRecord,
-    Xref,
-)
 
 
 @dataclass
@@ -145,6 +134,20 @@ def refresh_statistics(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("ANALYZE")
     elif connection.dialect.name == "postgresql":
+        # Here, not at the top: opening a store (mdm status) needs neither pandas nor the models.
+        from sqlmodel import SQLModel
+
+        from mdm.store.bulk import table_of
+        from mdm.store.tables import (
+            GOLDEN_TABLES,
+            KeyCount,
+            Lineage,
+            Membership,
+            RecordKey,
+            SourceRecord,
+            Xref,
+        )
+
         loaded: list[type[SQLModel]] = [
             SourceRecord,
             RecordKey,

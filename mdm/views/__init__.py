@@ -4,32 +4,94 @@ Each view takes a SQLAlchemy ``Connection`` that its caller opened (the CLI per 
 per request; ``reading`` opens a read-only one) and returns pydantic models that serialize as
 JSON (``model_dump(mode="json")``). They read what one answer needs, by key: one golden record,
 its members, its history, one redirect chain, one run.
+
+The names are imported from their modules when first used (``__getattr__``), so that a command
+that reads one view (``mdm status``) does not import the others: ``explain`` brings the matching
+engine, most of them pandas.
 """
 
-from mdm.views.base import ViewModel, read_only, reading
-from mdm.views.explain import ExplainedField, ExplanationView, explain_records
-from mdm.views.golden import AccountSummary, ContactSummary, GoldenView, MemberRecord, golden_view
-from mdm.views.history import (
-    EventRow,
-    HistoryView,
-    LineageRow,
-    VersionRow,
-    golden_history,
-    golden_lineage,
-)
-from mdm.views.quarantine import QuarantineRow, run_quarantine
-from mdm.views.redirects import ResolvedId, current_id, resolve_id
-from mdm.views.review import ReviewItemView, review_queue
-from mdm.views.runs import (
-    EntityCounts,
-    MatchStatistics,
-    RunRow,
-    RunView,
-    SourceCounts,
-    StageTiming,
-    recent_runs,
-    run_view,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mdm.views.base import ViewModel, read_only, reading
+    from mdm.views.explain import ExplainedField, ExplanationView, explain_records
+    from mdm.views.golden import (
+        AccountSummary,
+        ContactSummary,
+        GoldenView,
+        MemberRecord,
+        golden_view,
+    )
+    from mdm.views.history import (
+        EventRow,
+        HistoryView,
+        LineageRow,
+        VersionRow,
+        golden_history,
+        golden_lineage,
+    )
+    from mdm.views.quarantine import QuarantineRow, run_quarantine
+    from mdm.views.redirects import ResolvedId, current_id, resolve_id
+    from mdm.views.review import ReviewItemView, review_queue
+    from mdm.views.runs import (
+        EntityCounts,
+        MatchStatistics,
+        RunRow,
+        RunView,
+        SourceCounts,
+        StageTiming,
+        recent_runs,
+        run_view,
+    )
+
+# Each name, and the module that defines it.
+_MODULES = {
+    "AccountSummary": "mdm.views.golden",
+    "ContactSummary": "mdm.views.golden",
+    "EntityCounts": "mdm.views.runs",
+    "EventRow": "mdm.views.history",
+    "ExplainedField": "mdm.views.explain",
+    "ExplanationView": "mdm.views.explain",
+    "GoldenView": "mdm.views.golden",
+    "HistoryView": "mdm.views.history",
+    "LineageRow": "mdm.views.history",
+    "MatchStatistics": "mdm.views.runs",
+    "MemberRecord": "mdm.views.golden",
+    "QuarantineRow": "mdm.views.quarantine",
+    "ResolvedId": "mdm.views.redirects",
+    "ReviewItemView": "mdm.views.review",
+    "RunRow": "mdm.views.runs",
+    "RunView": "mdm.views.runs",
+    "SourceCounts": "mdm.views.runs",
+    "StageTiming": "mdm.views.runs",
+    "VersionRow": "mdm.views.history",
+    "ViewModel": "mdm.views.base",
+    "current_id": "mdm.views.redirects",
+    "explain_records": "mdm.views.explain",
+    "golden_history": "mdm.views.history",
+    "golden_lineage": "mdm.views.history",
+    "golden_view": "mdm.views.golden",
+    "read_only": "mdm.views.base",
+    "reading": "mdm.views.base",
+    "recent_runs": "mdm.views.runs",
+    "resolve_id": "mdm.views.redirects",
+    "review_queue": "mdm.views.review",
+    "run_quarantine": "mdm.views.quarantine",
+    "run_view": "mdm.views.runs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once
+    return value
+
 
 __all__ = [
     "AccountSummary",

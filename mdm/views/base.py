@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
 from mdm.store import open_store
-from mdm.store.bulk import to_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ViewModel(BaseModel):
@@ -22,6 +23,8 @@ class ViewModel(BaseModel):
 
 def plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as plain Python values (None for missing), ready for a model."""
+    from mdm.store.bulk import to_rows  # here: a view that reads no frame imports no pandas
+
     return to_rows(frame)
 
 

@@ -2,22 +2,50 @@
 loaded per source, how long each stage took and how much memory it held, and per entity what
 matching learned (pairs per blocking rule, m, u and weight per comparison level, the score and
 cluster-size histograms), as the run recorded them. A run recorded before an mdm that kept
-some of these shows what it has."""
+some of these shows what it has.
+
+Runs are read as plain SQLAlchemy rows of a plain SQLAlchemy table, not as frames nor through
+the SQLModel tables: ``mdm status`` imports neither pandas nor SQLModel, which take longer to
+import than the rest of its work."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import Connection
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Executable,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 
 from mdm.errors import MdmError, Reason
-from mdm.store import runs
-from mdm.views.base import ViewModel, plain_rows
+from mdm.views.base import ViewModel
 
 OUTCOME_WIDTH = 120  # characters of an error's first line in the list of runs
+
+# The store's run table (``mdm.store.tables.Run``; a test checks that they agree), for reading.
+RUNS = Table(
+    "run",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("command", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("config", Text, nullable=False),
+    Column("summary", Text),
+    Column("error", Text),
+)
 
 
 class RunRow(ViewModel):
@@ -127,6 +155,15 @@ class RunView(ViewModel):
 
 def recent_runs(connection: Connection, limit: int) -> list[RunRow]:
     """The latest ``limit`` runs, newest first."""
+    statement = select(
+        RUNS.c.id,
+        RUNS.c.command,
+        RUNS.c.status,
+        RUNS.c.started_at,
+        RUNS.c.finished_at,
+        RUNS.c.summary,
+        RUNS.c.error,
+    ).order_by(RUNS.c.id.desc())
     return [
         RunRow(
             id=row["id"],
@@ -137,13 +174,13 @@ def recent_runs(connection: Connection, limit: int) -> list[RunRow]:
             seconds=_seconds(row),
             outcome=_outcome(_summary(row), row["error"]),
         )
-        for row in plain_rows(runs.recent_runs(connection, limit))
+        for row in _rows(connection, statement.limit(limit))
     ]
 
 
 def run_view(connection: Connection, run_id: int) -> RunView:
     """One run in full, read by its id."""
-    found = plain_rows(runs.run_record(connection, run_id))
+    found = _rows(connection, select(RUNS).where(RUNS.c.id == run_id))
     if not found:
         raise MdmError(Reason.NOT_FOUND, f"No run {run_id}: 'mdm status' lists the recent runs.")
     row = found[0]
@@ -168,6 +205,26 @@ def run_view(connection: Connection, run_id: int) -> RunView:
         ],
         stages=[StageTiming.model_validate(s) for s in summary.get("stages", [])],
     )
+
+
+def _rows(connection: Connection, statement: Executable) -> list[dict[str, Any]]:
+    """Runs as plain values, their times in UTC."""
+    return [
+        {
+            **row,
+            "started_at": _utc(row["started_at"]),
+            "finished_at": _utc(row["finished_at"]),
+        }
+        for row in connection.execute(statement).mappings()
+    ]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time as the store's ``UTCDateTime`` reads it: aware, in UTC (a database without time
+    zones holds UTC without an offset)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
