@@ -21,9 +21,9 @@ from sqlalchemy import Connection
 from mdm.config import MatchSpec
 from mdm.config.match_spec import ComparisonSpec
 from mdm.config.specs import Project
-from mdm.relate import FREE_MAIL_DOMAINS
 from mdm.schema import Entity, Kind
 from mdm.standardize import match_values
+from mdm.standardize.email_address import FREE_MAIL_DOMAINS
 from mdm.store import golden, record_index
 
 SEPARATOR: Final = "\x1f"

@@ -12,42 +12,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-# Mailbox providers: a contact's address there says nothing about their employer.
-FREE_MAIL_DOMAINS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "yahoo.co.uk",
-        "yahoo.fr",
-        "yahoo.de",
-        "hotmail.com",
-        "hotmail.co.uk",
-        "hotmail.fr",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "aol.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "protonmail.com",
-        "proton.me",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "t-online.de",
-        "orange.fr",
-        "free.fr",
-        "laposte.net",
-        "wanadoo.fr",
-        "btinternet.com",
-        "sky.com",
-        "ziggo.nl",
-        "kpnmail.nl",
-        "zoho.com",
-    }
-)
+from mdm.standardize.email_address import FREE_MAIL_DOMAINS
 
 
 class LinkMethod(StrEnum):

@@ -87,7 +87,19 @@ CASES: list[tuple[ComparisonKind, str | None, str | None, str]] = [
     # contact details
     (ComparisonKind.EMAIL, "ann@x.com", "ann@x.com", "exact"),
     # The same mailbox at another domain is no level of its own: mailboxes are made of names.
-    (ComparisonKind.EMAIL, "ann.lee@x.com", "ann.lee@gmail.com", "else"),
+    (
+        ComparisonKind.EMAIL,
+        "ann.lee@x.com",
+        "ann.lee@gmail.com",
+        "one personal mailbox, one at an employer",
+    ),
+    (
+        ComparisonKind.EMAIL,
+        "lee@gmail.com",
+        "ann@x.com",
+        "one personal mailbox, one at an employer",
+    ),
+    (ComparisonKind.EMAIL, "ann.lee@gmail.com", "ann.lee@yahoo.com", "else"),  # two personal
     (
         ComparisonKind.EMAIL,
         "ann.lee@x.com",
@@ -95,6 +107,16 @@ CASES: list[tuple[ComparisonKind, str | None, str | None, str]] = [
         "same domain, similar mailbox (jaro_winkler >= 0.88)",
     ),
     (ComparisonKind.EMAIL, "a.lehmann@x.com", "j.lehmann@x.com", "else"),  # colleagues
+    # Namesakes' mailboxes told apart by a number are two mailboxes, not a typo.
+    (ComparisonKind.EMAIL, "heather.morgan@x.com", "heather.morgan2@x.com", "else"),
+    (ComparisonKind.EMAIL, "ismith200@gmail.com", "ismith205@gmail.com", "else"),
+    (ComparisonKind.EMAIL, "lisamartin612@icloud.com", "lisa.martin@icloud.com", "else"),
+    (
+        ComparisonKind.EMAIL,
+        "ann.lee7@x.com",
+        "ann_lee7@x.com",
+        "same domain, similar mailbox (jaro_winkler >= 0.88)",
+    ),
     (ComparisonKind.EMAIL, "ann@x.com", "bob@y.com", "else"),
     (ComparisonKind.PHONE, "+15550100123", "+15550100123", "exact"),
     (ComparisonKind.PHONE, "+15550100123", "+335550100123", "last 7 digits"),

