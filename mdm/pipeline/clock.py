@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from mdm.log import logger
 
@@ -25,14 +26,34 @@ except ImportError:  # pragma: no cover - Windows has no getrusage
 MEGABYTE = 1024 * 1024
 
 
+STATUS = Path("/proc/self/status")
+
+
 def peak_mb() -> float:
     """The peak resident memory of this process so far, in MB (0 where it cannot be known)."""
+    # Linux keeps ru_maxrss across exec: a process started by a large one would report the
+    # starter's peak. The kernel's VmHWM belongs to this program's own memory.
+    hwm = _status_kilobytes("VmHWM")
+    if hwm is not None:
+        return round(hwm * 1024 / MEGABYTE, 1)
     if resource is None:  # pragma: no cover
         return 0.0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     unit = 1 if sys.platform == "darwin" else 1024
     return round(peak * unit / MEGABYTE, 1)
+
+
+def _status_kilobytes(field: str) -> int | None:
+    try:
+        lines = STATUS.read_text(encoding="ascii").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name == field:
+            return int(value.split()[0])
+    return None
 
 
 @dataclass(frozen=True)
