@@ -2,11 +2,16 @@
 
 An export replaces its folder whole (see ``mdm.publish.folder``). CSV cells that a spreadsheet
 would run as a formula are escaped; Parquet keeps every value as it is.
+
+Each file is streamed from the store in chunks of rows (``mdm.publish.tables`` holds the
+queries, ``mdm.publish.writers`` the writers): the master is never held whole in memory, and
+no data frame is built of it.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,8 +22,17 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.errors import MdmError, Reason
 from mdm.publish.folder import replace_folder, sync_file
-from mdm.schema import Entity, GoldenStatus, RunStatus, survived_attribute_names
-from mdm.store import golden, open_store, runs
+from mdm.publish.tables import (
+    FORMULA_STARTS,
+    SIGNED_NUMBER_PATTERN,
+    ExportTable,
+    export_tables,
+    parquet_schema,
+)
+from mdm.publish.writers import write_csv, write_parquet
+from mdm.schema import RunStatus
+from mdm.store import open_store, runs
+from mdm.store.stream import STREAM_CHUNK, stream_rows
 
 
 class ExportFormat(StrEnum):
@@ -26,41 +40,17 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
 
 
-XREF_COLUMNS = ["entity", "source", "source_key", "golden_id"]
-LINEAGE_COLUMNS = [
-    "entity",
-    "golden_id",
-    "attribute",
-    "value",
-    "source",
-    "source_key",
-    "record_id",
-    "rule",
-    "candidates",
-    "group_name",
-    "beaten",
-    "run_id",
-]
+SIGNED_NUMBER = re.compile(SIGNED_NUMBER_PATTERN)
 
 
-# The OWASP rule: a cell starting with one of these is a formula to a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# ... unless the cell is only a signed number (an E.164 phone, a negative amount): a number
-# runs nothing, and escaping it would break every program that reads the file.
-SIGNED_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
-
-
-def export_master(connection: Connection, out: Path, fmt: ExportFormat) -> Path:
+def export_master(
+    connection: Connection, out: Path, fmt: ExportFormat, *, chunk_rows: int = STREAM_CHUNK
+) -> Path:
     """Replace the folder ``out`` with accounts, contacts, xref and lineage; returns it.
 
     Readers and a killed process see the previous complete export or the new one, never a mix.
+    Each file is read from the store and written ``chunk_rows`` rows at a time.
     """
-    tables = {
-        "accounts": _golden(connection, Entity.ACCOUNT),
-        "contacts": _golden(connection, Entity.CONTACT),
-        "xref": golden.xref(connection)[XREF_COLUMNS],
-        "lineage": _lineage(connection),
-    }
     marker = {
         "written_by": "mdm",
         "run_id": _last_run(connection),
@@ -68,8 +58,12 @@ def export_master(connection: Connection, out: Path, fmt: ExportFormat) -> Path:
         "format": str(fmt),
     }
     target = out.resolve()  # a symlinked folder: replace the folder it points to
+
+    def write(folder: Path) -> list[str]:
+        return _write_all(connection, folder, fmt, chunk_rows)
+
     try:
-        replace_folder(target, lambda folder: _write_all(tables, folder, fmt), marker)
+        replace_folder(target, write, marker)
     except OSError as error:
         raise MdmError(
             Reason.USAGE,
@@ -111,14 +105,16 @@ def _is_formula_like(value: object) -> bool:
     )
 
 
-def _write_all(tables: dict[str, pd.DataFrame], folder: Path, fmt: ExportFormat) -> list[str]:
+def _write_all(
+    connection: Connection, folder: Path, fmt: ExportFormat, chunk_rows: int
+) -> list[str]:
     written = []
-    for name, frame in tables.items():
-        path = folder / f"{name}.{fmt}"
-        _write(frame, path, fmt)
+    for table in export_tables(connection):
+        path = folder / f"{table.name}.{fmt}"
+        _write(connection, table, path, fmt, chunk_rows)
         sync_file(path)
         written.append(path.name)
-        failpoints.reached(f"export.wrote.{name}")
+        failpoints.reached(f"export.wrote.{table.name}")
     return written
 
 
@@ -129,26 +125,14 @@ def _last_run(connection: Connection) -> int | None:
     return int(done["id"].iloc[0]) if not done.empty else None
 
 
-def _golden(connection: Connection, entity: Entity) -> pd.DataFrame:
-    frame = golden.golden_records(connection, entity)
-    frame = frame[frame["status"] == GoldenStatus.ACTIVE]
-    leading = ["golden_id", *(["account_id", "account_link"] if entity is Entity.CONTACT else [])]
-    columns = [*leading, *survived_attribute_names(entity), "members", "created_run", "updated_run"]
-    return frame[columns].sort_values("golden_id", ignore_index=True)
-
-
-def _lineage(connection: Connection) -> pd.DataFrame:
-    lineage = golden.lineage(connection).astype({"record_id": "Int64"})
-    records = golden.xref(connection)[["record_id", "source", "source_key"]]
-    # A steward's pin has no record: its source and key stay empty.
-    merged = lineage.merge(records.astype({"record_id": "Int64"}), on="record_id", how="left")
-    return merged[LINEAGE_COLUMNS].sort_values(
-        ["entity", "golden_id", "attribute"], ignore_index=True
-    )
-
-
-def _write(frame: pd.DataFrame, path: Path, fmt: ExportFormat) -> None:
+def _write(
+    connection: Connection, table: ExportTable, path: Path, fmt: ExportFormat, chunk_rows: int
+) -> None:
     if fmt is ExportFormat.PARQUET:
-        frame.to_parquet(path, index=False)
+        schema = parquet_schema(connection, table)
+        with closing(stream_rows(connection, table.statement(), chunk_rows)) as chunks:
+            write_parquet(path, schema, chunks)
     else:
-        spreadsheet_safe(frame).to_csv(path, index=False)
+        statement = table.statement(spreadsheet_safe=True)
+        with closing(stream_rows(connection, statement, chunk_rows)) as chunks:
+            write_csv(path, table.column_names, chunks)
