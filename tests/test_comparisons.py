@@ -216,3 +216,49 @@ def test_levels_must_start_with_exact() -> None:
         Comparison("x", "x", ComparisonKind.EXACT, (Level(Check.NICKNAME),))
     assert preset_levels(ComparisonKind.EXACT) == (Level(Check.EXACT),)
     assert ELSE == 0
+
+
+def test_a_company_name_against_the_other_records_work_mail_domain() -> None:
+    compared = comparison_from_spec(
+        ComparisonSpec(
+            name="company_mail_domain",
+            field="company",
+            kind=ComparisonKind.COMPANY_MAIL_DOMAIN,
+            against="email",
+        )
+    )
+    assert compared.fields == ("company", "email")
+    rows = [
+        ("frontier dental associates", "e.jordan@gmail.com"),  # 0: a lead: company, own mail
+        (NA, "eric.jordan@frontierdentalassociates2.com"),  # 1: CRM: the work address only
+        (NA, "eric.jordan@acme-tools.com"),  # 2: another employer
+        (NA, "eric.jordan@gmail.com"),  # 3: a personal address names no employer
+        ("acme tools", "x@acmetools.com"),  # 4: two company names: not this comparison's
+        (NA, NA),  # 5: nothing to compare
+    ]
+    frame = pd.DataFrame(
+        {
+            "company": pd.array([r[0] for r in rows], dtype="string"),
+            "email": pd.array([r[1] for r in rows], dtype="string"),
+        }
+    )
+    left = np.array([0, 1, 0, 0, 0, 0, 2], dtype=np.int64)
+    right = np.array([1, 0, 2, 3, 4, 5, 4], dtype=np.int64)
+    codes = compare_levels(frame, left, right, [compared])[0]
+    names = "the company names the other's mail domain (>= 0.85)"
+    assert [compared.label_of(int(c)) for c in codes] == [
+        names,
+        names,  # either way round
+        "else",
+        "null",
+        "null",
+        "null",
+        names,  # "acme-tools.com" against "acme tools": letters only
+    ]
+
+
+def test_company_mail_domain_needs_its_email_field() -> None:
+    with pytest.raises(ValueError, match="needs against"):
+        ComparisonSpec(field="company", kind=ComparisonKind.COMPANY_MAIL_DOMAIN)
+    with pytest.raises(ValueError, match="against is for kind company_mail_domain only"):
+        ComparisonSpec(field="company", kind=ComparisonKind.COMPANY_NAME, against="email")

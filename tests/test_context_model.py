@@ -15,11 +15,13 @@ import pytest
 from mdm.config import MatchSpec
 from mdm.matching import Decision, FellegiSunterModel
 from mdm.matching.compare import compare_levels
+from mdm.matching.comparisons import NULL as NULL_LEVEL
 from mdm.matching.comparisons import comparisons_from_spec
 from mdm.matching.model import ComparisonModel
 from mdm.matching.probabilistic import unmade_pairs_within
 from mdm.matching.protocol import engine_named
 from mdm.matching.score import forced_by_rules
+from mdm.matching.train import M_PSEUDO_COUNT, posterior_m
 from mdm.matching.values import FieldValues
 
 FIRST = ["anna", "ben", "carla", "david", "emma", "felix", "greta", "hans", "ida", "jonas"]
@@ -127,6 +129,140 @@ def test_a_model_trained_without_the_context_is_refused_with_it() -> None:
         engine_named("local").match(
             frame.drop(columns="person"), spec(context="account_id"), model=plain
         )
+
+
+WORDS = ["alder", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juno"]
+TRADES = ["works", "dental", "plastics", "freight", "signs", "roofing", "legal", "bakery"]
+
+
+def leads_and_contacts(accounts: int = 80, staff: int = 6, seed: int = 5) -> pd.DataFrame:
+    """CRM contacts (account, work address, the switchboard) and, for every other person, a
+    lead without an account: the company as text, a personal address, the same switchboard.
+    Colleagues share first names often (three names for six people)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for account in range(accounts):
+        word, trade = WORDS[account % len(WORDS)], TRADES[account // len(WORDS)]
+        company, domain = f"{word} {trade}", f"{word}{trade}.example"
+        switchboard = f"+4930{account:07d}"
+        lasts = rng.choice(len(LAST), size=staff, replace=False)
+        for person in range(staff):
+            first, last = FIRST[person % 3 + 3 * (account % 5)], LAST[lasts[person]]
+            truth = f"{account}-{person}"
+            work = f"{first}.{last}@{domain}"
+            rows.append((truth, first, last, work, switchboard, f"a{account}", None))
+            if person % 2 == 0:
+                personal = f"{first}{last}{rng.integers(10, 99)}@gmail.com"
+                rows.append((truth, first, last, personal, switchboard, None, company))
+    columns = ["person", "first_name", "last_name", "email", "phone", "account_id", "company"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.insert(0, "record_id", np.arange(1, len(frame) + 1, dtype=np.int64))
+    return frame.astype({c: "string" for c in frame.columns[2:]})
+
+
+def employer_model(also: tuple[str, ...]) -> FellegiSunterModel:
+    """A fixed model (m, u, u among colleagues): the switchboard and the employer are strong
+    evidence among random pairs, none among colleagues."""
+
+    def level(
+        name: str, labels: tuple[str, ...], m: tuple[float, ...], u: tuple[float, ...], *ctx: float
+    ) -> ComparisonModel:
+        return ComparisonModel(name, name, labels, m, u, u_context=ctx or None)
+
+    field = "company_mail_domain"
+    comparisons = (
+        level(
+            "first_name",
+            ("else", "jaro_winkler >= 0.8", "jaro_winkler >= 0.92", "nickname", "exact"),
+            (0.02, 0.01, 0.02, 0.05, 0.9),
+            (0.97, 0.005, 0.005, 0.005, 0.015),
+            *(0.8, 0.02, 0.02, 0.02, 0.14),
+        ),
+        level(
+            "last_name",
+            ("else", "jaro_winkler >= 0.8", "same sound", "jaro_winkler >= 0.92", "exact"),
+            (0.02, 0.01, 0.01, 0.01, 0.95),
+            (0.98, 0.005, 0.005, 0.005, 0.005),
+            *(0.94, 0.01, 0.01, 0.01, 0.03),
+        ),
+        level(
+            "email",
+            (
+                "else",
+                "one personal mailbox, one at an employer",
+                "same domain, similar mailbox (jaro_winkler >= 0.88)",
+                "exact",
+            ),
+            (0.2, 0.3, 0.05, 0.45),
+            (0.7, 0.3, 1e-6, 1e-6),
+            *(0.8, 0.2, 0.002, 0.001),
+        ),
+        level(
+            "phone",
+            ("else", "last 7 digits", "exact"),
+            (0.3, 1e-4, 0.7),
+            (0.9999, 1e-6, 1e-4),
+            *(0.3, 1e-4, 0.7),
+        ),
+        level("account_id", ("else", "exact"), (0.01, 0.99), (0.9999, 1e-4)),
+        level(
+            "company",
+            ("else", "token_set >= 0.75", "token_set >= 0.9", "exact"),
+            (0.05, 0.01, 0.1, 0.84),
+            (0.995, 0.005, 1e-4, 1e-4),
+            *(0.05, 0.01, 0.1, 0.84),
+        ),
+        ComparisonModel(
+            field,
+            "company",
+            ("else", "the company names the other's mail domain (>= 0.85)"),
+            (0.05, 0.95),
+            (0.9999, 1e-4),
+            u_context=(0.05, 0.95),
+        ),
+    )
+    return FellegiSunterModel("contact", 1e-4, comparisons, context="account_id", context_also=also)
+
+
+def test_a_company_naming_the_mail_domain_stands_for_the_account() -> None:
+    frame = leads_and_contacts()
+    records, truth = frame.drop(columns="person"), frame["person"]
+    comparisons = [
+        *SPEC["comparisons"],
+        {"field": "company", "kind": "company_name"},
+        {
+            "name": "company_mail_domain",
+            "field": "company",
+            "kind": "company_mail_domain",
+            "against": "email",
+        },
+    ]
+    blocking = [*SPEC["blocking"], {"name": "first_and_phone", "keys": ["first_name", "phone"]}]
+    base = {"comparisons": comparisons, "blocking": blocking, "context": "account_id"}
+    also = ("company", "company_mail_domain")
+    engine = engine_named("local")
+    plain = engine.match(records, spec(**base), model=employer_model(()))
+    standing_in = engine.match(
+        records, spec(**base, context_also=list(also)), model=employer_model(also)
+    )
+    # A lead has no account: with the account as the only context, the switchboard and the
+    # employer count as independent evidence and join colleagues who share a first name.
+    assert wrong_pairs(plain.labels, truth) > 0
+    assert wrong_pairs(standing_in.labels, truth) == 0
+    # Every lead still joins its own CRM contact.
+    labels = pd.Series(standing_in.labels)
+    assert (labels.groupby(truth.to_numpy()).nunique() == 1).all()
+    model = employer_model(also)
+    assert FellegiSunterModel.from_dict(model.to_dict()).to_dict() == model.to_dict()
+    with pytest.raises(Exception, match=r"trained with context 'account_id', the rules"):
+        engine.match(records, spec(**base, context_also=list(also)), model=employer_model(()))
+
+
+def test_context_also_names_other_comparisons() -> None:
+    with pytest.raises(ValueError, match="context_also 'employer' names no other comparison"):
+        spec(context="account_id", context_also=["employer"])
+    with pytest.raises(ValueError, match="context_also needs a context"):
+        spec(context_also=["phone"])
 
 
 # ---- clusters do not chain through a third record ------------------------------------------
@@ -277,3 +413,15 @@ def test_unlike_needs_a_comparison_of_its_field() -> None:
     }
     with pytest.raises(ValueError, match="method 'rules' only takes exact rules"):
         MatchSpec.model_validate(rules_only)
+
+
+def test_a_passive_comparisons_m_is_read_off_the_posterior() -> None:
+    # Three patterns: level 1 twice as likely a match as level 0; NULL carries no weight.
+    column = np.array([1, 0, NULL_LEVEL, 1], dtype=np.int8)
+    weighted = np.array([30.0, 10.0, 50.0, 10.0])  # pattern counts times their posterior
+    m = posterior_m(column, weighted, level_count=3)
+    assert m is not None and m.shape == (3,)
+    pseudo = M_PSEUDO_COUNT / 3
+    expected = (np.array([10.0, 40.0, 0.0]) + pseudo) / (50.0 + M_PSEUDO_COUNT)
+    np.testing.assert_allclose(m, expected)
+    assert posterior_m(np.array([NULL_LEVEL], dtype=np.int8), np.array([5.0]), 2) is None

@@ -161,6 +161,9 @@ class ComparisonKind(StrEnum):
     CITY = "city"  # exact, jaro-winkler thresholds
     DATE = "date"  # exact, one edit, within N days (thresholds: days, ascending)
     ID = "id"  # exact, one edit (a transposition counts as one)
+    # A company name against the other record's work email domain ("Frontier Dental" and
+    # "@frontierdental.com"), where one record has the name and the other only the address.
+    COMPANY_MAIL_DOMAIN = "company_mail_domain"
 
 
 class ComparisonSpec(Strict):
@@ -178,6 +181,15 @@ class ComparisonSpec(Strict):
     # A level for values entered in each other's field ("Last, First" split the wrong way):
     # this field of one record equals ``swap_with`` of the other, and the other way round.
     swap_with: str | None = None
+    # company_mail_domain: the other record's field holding email addresses.
+    against: str | None = None
+
+    @model_validator(mode="after")
+    def _against_fits_the_kind(self) -> ComparisonSpec:
+        problems = _against_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def key(self) -> str:
@@ -255,6 +267,10 @@ class MatchSpec(Strict):
     # where a pair agrees on it, the other comparisons weigh against the non-matches that
     # share it (colleagues), not against random pairs. See ``mdm.matching.model``.
     context: str | None = None
+    # Comparisons that stand for the context where the context comparison has nothing to say
+    # (a side without it): the first of them in full agreement puts the pair in the context. It
+    # weighs as the context does; the pair's other comparisons weigh within the context.
+    context_also: list[str] = Field(default_factory=list)
 
     @property
     def known_fields(self) -> list[str]:
@@ -299,6 +315,7 @@ class MatchSpec(Strict):
             *((f"blocking {b.name!r}", f) for b in self.blocking for k in b.keys for f in k.inputs),
             *((f"comparison {c.key!r}", c.field) for c in self.comparisons),
             *((f"comparison {c.key!r}", c.swap_with) for c in self.comparisons if c.swap_with),
+            *((f"comparison {c.key!r}", c.against) for c in self.comparisons if c.against),
         ]
         return [
             f"{where} uses {field!r}, not a field of a {self.entity}; known: {', '.join(known)} "
@@ -331,9 +348,20 @@ class MatchSpec(Strict):
 
     def _context_problems(self) -> list[str]:
         names = [c.key for c in self.comparisons]
-        if self.context is None or self.context in names:
-            return []
-        return [f"context {self.context!r} names no comparison; comparisons: {', '.join(names)}"]
+        problems = []
+        if self.context is not None and self.context not in names:
+            problems.append(
+                f"context {self.context!r} names no comparison; comparisons: {', '.join(names)}"
+            )
+        if self.context_also and self.context is None:
+            problems.append("context_also needs a context")
+        for name in self.context_also:
+            if name not in names or name == self.context:
+                problems.append(
+                    f"context_also {name!r} names no other comparison; comparisons: "
+                    f"{', '.join(names)}"
+                )
+        return problems
 
     def _group_problems(self) -> list[str]:
         names = [c.key for c in self.comparisons]
@@ -373,6 +401,7 @@ def _threshold_problems(spec: ComparisonSpec) -> list[str]:
         ComparisonKind.EMAIL,
         ComparisonKind.PHONE,
         ComparisonKind.ID,
+        ComparisonKind.COMPANY_MAIL_DOMAIN,
     ):
         return [f"{where} takes no thresholds"]
     if not values:
@@ -387,6 +416,18 @@ def _threshold_problems(spec: ComparisonSpec) -> list[str]:
         return []
     if any(not 0 < v <= 1 for v in values) or values != sorted(set(values), reverse=True):
         return [f"{where}: thresholds are similarities in (0, 1], descending, each once"]
+    return []
+
+
+def _against_problems(spec: ComparisonSpec) -> list[str]:
+    where = f"comparison {spec.key!r} ({spec.kind.value})"
+    crossed = spec.kind is ComparisonKind.COMPANY_MAIL_DOMAIN
+    if crossed and spec.against is None:
+        return [f'{where} needs against = the field of email addresses (e.g. "email")']
+    if not crossed and spec.against is not None:
+        return [f"{where}: against is for kind company_mail_domain only"]
+    if crossed and (spec.tf_adjust or spec.swap_with):
+        return [f"{where} takes neither tf_adjust nor swap_with"]
     return []
 
 

@@ -63,7 +63,8 @@ def compare_levels(
     comparisons: Sequence[Comparison],
 ) -> npt.NDArray[np.int8]:
     """``compare_pairs`` on the columns of a frame that the comparisons read."""
-    fields = [c.field for c in comparisons if not c.members and c.field in records.columns]
+    fields = [f for c in comparisons if not c.members for f in c.fields if f in records.columns]
+    fields = list(dict.fromkeys(fields))
     swaps = [(c.field, c.swap_with) for c in comparisons if c.swap_with is not None]
     return compare_pairs(encode(records, fields, swaps=swaps), left, right, comparisons)
 
@@ -87,7 +88,12 @@ def compare_pairs(
         if comparison.swap_with is not None:  # all missing when there is nothing to swap with
             swapped = records.swap_codes(comparison.field, comparison.swap_with)
         values = records.values(comparison.field)
-        out[index] = comparison.compute(values, left, right, swapped)
+        against = None
+        if comparison.against is not None:
+            if comparison.against not in records.fields:
+                continue
+            against = records.values(comparison.against)
+        out[index] = comparison.compute(values, left, right, swapped, against)
     _apply_groups(out, comparisons)
     return out
 

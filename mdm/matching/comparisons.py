@@ -62,6 +62,7 @@ class Check(StrEnum):
     DIGITS_SUFFIX = "digits_suffix"  # last ``threshold`` digits equal
     SAME_DOMAIN_SIMILAR_LOCAL = "same_domain_similar_local"  # same first letter, jw >= t
     MAILBOX_KINDS_DIFFER = "mailbox_kinds_differ"  # one at a mail provider, one at an employer
+    NAMES_MAIL_DOMAIN = "names_mail_domain"  # a company name ~ the other's work email domain
     DAYS = "days"  # dates at most ``threshold`` days apart
     DAY_MONTH_SWAPPED = "day_month_swapped"  # same year, day and month the other way round
     SWAPPED = "swapped"  # this field equals the other record's ``swap_with`` and vice versa
@@ -90,6 +91,7 @@ class Level:
                 f"same domain, similar mailbox (jaro_winkler >= {number})"
             ),
             Check.MAILBOX_KINDS_DIFFER: "one personal mailbox, one at an employer",
+            Check.NAMES_MAIL_DOMAIN: f"the company names the other's mail domain (>= {number})",
             Check.DAYS: f"within {number} days",
             Check.DAY_MONTH_SWAPPED: "day and month swapped",
             Check.SWAPPED: "swapped",
@@ -109,12 +111,17 @@ class Comparison:
     tf_minimum_u: float = 1e-6
     date_format: str | None = None
     swap_with: str | None = None  # the field of a SWAPPED level (always the second level)
+    against: str | None = None  # the other record's email field (company_mail_domain)
     # A comparison group (``[[comparison_groups]]``): the names and fields of its member
     # comparisons. Its levels are ALL_DIFFERENT and NOT_ALL_DIFFERENT, from the members' levels.
     members: tuple[str, ...] = ()
     member_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.against is not None:
+            if [level.test for level in self.levels] != [Check.NAMES_MAIL_DOMAIN]:
+                raise ValueError(f"comparison {self.name!r}: against takes one level")
+            return
         if not self.levels or self.levels[0].test is not Check.EXACT:
             raise ValueError(f"comparison {self.name!r}: the first level must be exact")
         tests = [level.test for level in self.levels]
@@ -128,6 +135,8 @@ class Comparison:
     @property
     def fields(self) -> tuple[str, ...]:
         """The record fields this comparison reads."""
+        if self.against is not None:
+            return (self.field, self.against)
         return self.member_fields if self.members else (self.field,)
 
     @property
@@ -155,12 +164,19 @@ class Comparison:
         left: IntArray,
         right: IntArray,
         swapped: tuple[IntArray, IntArray] | None = None,
+        against: FieldValues | None = None,
     ) -> Int8Array:
         """The level code of each pair of rows ``left[i]``, ``right[i]`` (int8).
 
         ``swapped``: row codes of this field and of ``swap_with`` in one shared numbering
-        (needed when the comparison has a swapped level).
+        (needed when the comparison has a swapped level); ``against``: the values of the
+        ``against`` field (company_mail_domain).
         """
+        if self.against is not None:
+            if against is None:
+                raise ValueError(f"comparison {self.name!r} needs the values of {self.against!r}")
+            threshold = self.levels[0].threshold or 0.0
+            return company_mail_domain_levels(values, against, left, right, threshold)
         left_codes = values.codes[left]
         right_codes = values.codes[right]
         out = np.full(len(left), ELSE, dtype=np.int8)
@@ -309,6 +325,59 @@ def _local_initials(uniques: V.ObjectArray) -> IntArray:
     return V.mapped(uniques, lambda value: (V.email_local(value) or "")[:1] or None)
 
 
+def company_mail_domain_levels(
+    companies: FieldValues, emails: FieldValues, left: IntArray, right: IntArray, threshold: float
+) -> Int8Array:
+    """Where exactly one record of a pair names a company and the other has no company but a
+    work email address: 1 when the company, squeezed ("frontierdental"), is like the
+    address's domain label (normalized Levenshtein >= ``threshold``, digits aside), else 0. NULL
+    elsewhere: two company names are the company comparison's, two addresses the email's."""
+    out = np.full(len(left), NULL, dtype=np.int8)
+    company_l, company_r = companies.codes[left], companies.codes[right]
+    labels = emails.derived("work_domain_label", _work_domain_labels)
+    label_l = labels[np.maximum(emails.codes[left], 0)]
+    label_r = labels[np.maximum(emails.codes[right], 0)]
+    label_l[emails.codes[left] < 0] = ""
+    label_r[emails.codes[right] < 0] = ""
+    left_named = (company_l >= 0) & (company_r < 0) & (label_r != "")
+    right_named = (company_r >= 0) & (company_l < 0) & (label_l != "")
+    todo = np.flatnonzero(left_named | right_named)
+    if not len(todo):
+        return out
+    squeezed = companies.derived("squeezed", _squeezed)
+    names = np.where(
+        left_named[todo],
+        squeezed[np.maximum(company_l[todo], 0)],
+        squeezed[np.maximum(company_r[todo], 0)],
+    )
+    domains = np.where(left_named[todo], label_r[todo], label_l[todo])
+    # Levenshtein, not Jaro-Winkler: "emberlegal" and "emberdental" share a brand, not a firm.
+    similarity = _cpdist(names.astype(object), domains.astype(object), Levenshtein)
+    out[todo] = np.where(similarity >= threshold - 1e-9, 1, ELSE)
+    return out
+
+
+def _squeezed(uniques: V.ObjectArray) -> V.ObjectArray:
+    """Company names as a domain spells them: "frontier dental" -> "frontierdental"."""
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = ["".join(c for c in value if c.isalpha()) for value in uniques]
+    return out
+
+
+def _work_domain_labels(uniques: V.ObjectArray) -> V.ObjectArray:
+    """The first label of each address's domain, letters only; "" at a mail provider."""
+
+    def label(value: str) -> str:
+        domain = V.email_domain(value)
+        if domain is None or domain in FREE_MAIL_DOMAINS:
+            return ""
+        return "".join(c for c in domain.partition(".")[0] if c.isalpha())
+
+    out = np.empty(len(uniques), dtype=object)
+    out[:] = [label(value) for value in uniques]
+    return out
+
+
 def _local_letters(value: str) -> str | None:
     return "".join(c for c in V.email_local(value) or "" if c.isalpha()) or None
 
@@ -423,6 +492,8 @@ def preset_levels(
             ]
         case ComparisonKind.ID:
             fuzzy = [Level(Check.DAMERAU_LEVENSHTEIN, 1)]
+        case ComparisonKind.COMPANY_MAIL_DOMAIN:
+            return (Level(Check.NAMES_MAIL_DOMAIN, 0.85),)
     return (EXACT_LEVEL, *fuzzy)
 
 
@@ -437,6 +508,7 @@ def comparison_from_spec(spec: ComparisonSpec) -> Comparison:
         kind=spec.kind,
         levels=levels,
         swap_with=spec.swap_with,
+        against=spec.against,
         tf_adjust=spec.tf_adjust,
         tf_minimum_u=spec.tf_minimum_u,
         date_format=spec.date_format,

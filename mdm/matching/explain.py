@@ -67,7 +67,7 @@ def explain_pair(
     comparisons weigh their average exact match.
     """
     comparisons = comparisons_from_spec(spec)
-    model.check(comparisons, context=spec.context)
+    model.check(comparisons, context=spec.context, context_also=spec.context_also)
     fields = sorted(
         {f for c in comparisons for f in c.fields} | {f for r in spec.rules for f in r.all_fields}
     )
@@ -77,14 +77,14 @@ def explain_pair(
     columns = {f: FieldValues.of(frame[f]) for f in fields}
     left, right = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
     levels = compare_levels(frame, left, right, comparisons)[:, 0]
-    in_context = within_context(levels[:, np.newaxis], model, comparisons)
-    context = in_context is not None and bool(in_context[0])
+    context_by = within_context(levels[:, np.newaxis], model, comparisons)
+    context = -1 if context_by is None else int(context_by[0])
     parts = []
-    for comparison, fitted, level in zip(
-        comparisons, model.comparisons, levels.tolist(), strict=True
+    for index, (comparison, fitted, level) in enumerate(
+        zip(comparisons, model.comparisons, levels.tolist(), strict=True)
     ):
         a, b = _values(record_a, comparison), _values(record_b, comparison)
-        local = context and fitted.u_context is not None
+        local = context >= 0 and context != index and fitted.u_context is not None
         tf = (
             fitted.tf_adjust
             and not local

@@ -103,12 +103,24 @@ class FellegiSunterModel:
     training: Mapping[str, Any] = field(default_factory=dict)
     # The comparison whose exact agreement is the context of the others (see the module).
     context: str | None = None
+    # Comparisons whose full agreement stands for the context where the context's own
+    # comparison is null (``MatchSpec.context_also``).
+    context_also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 < self.prior < 1.0:
             raise ValueError(f"the prior must be in (0, 1), got {self.prior}")
-        if self.context is not None and self.context not in [c.name for c in self.comparisons]:
-            raise ValueError(f"the context {self.context!r} is none of the model's comparisons")
+        names = [c.name for c in self.comparisons]
+        for name in (self.context, *self.context_also):
+            if name is not None and name not in names:
+                raise ValueError(f"the context {name!r} is none of the model's comparisons")
+        if self.context_also and self.context is None:
+            raise ValueError("context_also needs a context")
+
+    @property
+    def context_also_indexes(self) -> tuple[int, ...]:
+        names = [c.name for c in self.comparisons]
+        return tuple(names.index(name) for name in self.context_also)
 
     @property
     def context_index(self) -> int | None:
@@ -130,16 +142,19 @@ class FellegiSunterModel:
         comparisons: Sequence[Comparison],
         where: str = "the model",
         context: str | None = None,
+        context_also: Sequence[str] = (),
     ) -> None:
         """Raise ``MdmError`` unless this model has exactly these comparisons and levels, and
         the ``context`` the rules declare."""
         have = [(c.name, c.labels) for c in self.comparisons]
         want = [(c.name, c.labels) for c in comparisons]
-        if self.context != context:
+        if self.context != context or self.context_also != tuple(context_also):
             raise MdmError(
                 Reason.RULES,
-                f"{where} was trained with context {self.context!r}, the rules now declare "
-                f"{context!r}. Delete the model file to train a new one.",
+                f"{where} was trained with context "
+                f"{_context_text(self.context, self.context_also)}, the rules now declare "
+                f"{_context_text(context, tuple(context_also))}. Delete the model file to train "
+                "a new one.",
             )
         if have != want:
             raise MdmError(
@@ -165,6 +180,7 @@ class FellegiSunterModel:
                 for c in self.comparisons
             ],
             **({"context": self.context} if self.context is not None else {}),
+            **({"context_also": list(self.context_also)} if self.context_also else {}),
             "training": dict(self.training),
         }
 
@@ -200,6 +216,7 @@ class FellegiSunterModel:
             comparisons=tuple(comparisons),
             training=dict(data.get("training", {})),
             context=None if context is None else str(context),
+            context_also=tuple(str(name) for name in data.get("context_also", ())),
         )
 
     def save(self, path: Path) -> None:
@@ -215,6 +232,10 @@ class FellegiSunterModel:
                 Reason.RULES,
                 f"Cannot read the match model {path}: {error}. Delete it to train a new one.",
             ) from error
+
+
+def _context_text(context: str | None, also: tuple[str, ...]) -> str:
+    return repr(context) + (f" (also {', '.join(map(repr, also))})" if also else "")
 
 
 def _level_dict(comparison: ComparisonModel, code: int) -> dict[str, Any]:

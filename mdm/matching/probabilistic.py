@@ -92,7 +92,7 @@ def match_probabilistic(
     if model is None:
         used = trained_model(records, spec, comparisons, candidates, levels)
     else:
-        model.check(comparisons, context=spec.context)
+        model.check(comparisons, context=spec.context, context_also=spec.context_also)
         used = model
     if labels is not None and len(labels):
         used = refined_model(records, used, comparisons, labels)
@@ -167,6 +167,7 @@ def trained_model(
         pair_space(records),
         training,
         metadata,
+        passive=spec.context_also,
     )
     if spec.context is None:
         return model
@@ -174,7 +175,9 @@ def trained_model(
     left, right = context_pairs(
         records.values(field).codes, records.record_ids, training.u_sample_pairs, training.seed
     )
-    with_context = dataclasses.replace(model, context=spec.context)
+    with_context = dataclasses.replace(
+        model, context=spec.context, context_also=tuple(spec.context_also)
+    )
     return context_u(with_context, compare_pairs(records, left, right, comparisons), training)
 
 

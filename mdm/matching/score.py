@@ -21,7 +21,7 @@ from scipy.special import expit
 
 from mdm.config.match_spec import MatchMethod, MatchRuleSpec, MatchSpec, RuleAction
 from mdm.matching.compare import EXACT
-from mdm.matching.comparisons import ELSE, Comparison
+from mdm.matching.comparisons import ELSE, NULL, Comparison
 from mdm.matching.encoded import EncodedRecords
 from mdm.matching.model import ComparisonModel, FellegiSunterModel
 from mdm.matching.values import FieldValues, IntArray
@@ -77,20 +77,23 @@ def match_weights(
     instead of the average u: ``log2(m / max(frequency, tf_minimum_u))``.
     """
     total = np.full(levels.shape[1], model.prior_weight, dtype=np.float64)
-    in_context = within_context(levels, model, comparisons)
+    context_by = within_context(levels, model, comparisons)
     for index, (comparison, fitted) in enumerate(zip(comparisons, model.comparisons, strict=True)):
         weight = fitted.weight_table()[levels[index]]
-        if in_context is not None and fitted.u_context is not None:
-            weight = np.where(in_context, fitted.context_weight_table()[levels[index]], weight)
+        # Within the context, every comparison but the one that makes it weighs as among
+        # the context's pairs; u_context is already the context's own frequency (no TF).
+        local = None
+        if context_by is not None and fitted.u_context is not None:
+            local = (context_by >= 0) & (context_by != index)
+            weight = np.where(local, fitted.context_weight_table()[levels[index]], weight)
         if fitted.tf_adjust and comparison.field in records.fields:
             values = records.values(comparison.field)
             shares = records.shares.get(comparison.field)
             if shares is None:
                 shares = values.frequencies()
             adjust = tf_adjustment(levels[index], comparison, fitted, values.codes, shares, left)
-            # Within the context u_context is already the context's own frequency.
-            if in_context is not None and fitted.u_context is not None:
-                adjust[in_context] = 0.0
+            if local is not None:
+                adjust[local] = 0.0
             weight = weight + adjust
         total += weight
     return total
@@ -98,12 +101,20 @@ def match_weights(
 
 def within_context(
     levels: npt.NDArray[np.int8], model: FellegiSunterModel, comparisons: Sequence[Comparison]
-) -> npt.NDArray[np.bool_] | None:
-    """Which pairs agree exactly on the model's context comparison (None: no context)."""
+) -> npt.NDArray[np.int64] | None:
+    """Per pair, the comparison that puts it in the model's context, -1 where none (None: the
+    model has no context): the context comparison where it agrees exactly; where it is null,
+    the first of ``context_also`` in full agreement."""
     index = model.context_index
     if index is None:
         return None
-    return np.asarray(levels[index] == comparisons[index].exact_code, dtype=bool)
+    by = np.where(levels[index] == comparisons[index].exact_code, index, -1).astype(np.int64)
+    open_ = levels[index] == NULL
+    for also in model.context_also_indexes:
+        agrees = open_ & (levels[also] == comparisons[also].exact_code)
+        by[agrees] = also
+        open_ &= ~agrees
+    return by
 
 
 def tf_adjustment(

@@ -27,7 +27,7 @@ thousands of patterns stand for millions of pairs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +171,18 @@ def expectation_maximisation(
     return EmResult(m, prior, posterior, iterations, converged)
 
 
+def posterior_m(column: Int8Array, weighted: FloatArray, level_count: int) -> FloatArray | None:
+    """A comparison's m as the level shares among the expected matches (``weighted``: pattern
+    counts times their match posterior), as an EM step would take it; None without a value."""
+    valid = column != NULL
+    sums = np.bincount(column[valid], weights=weighted[valid], minlength=level_count)
+    if not sums.sum() > 0:
+        return None
+    pseudo = M_PSEUDO_COUNT / len(sums)
+    out: FloatArray = (sums + pseudo) / (sums.sum() + M_PSEUDO_COUNT)
+    return out
+
+
 def starting_m(level_count: int) -> FloatArray:
     """Stronger agreement is likelier among matches: m grows 4-fold per level."""
     raw = np.power(4.0, np.arange(level_count, dtype=np.float64))
@@ -233,9 +245,14 @@ def train_model(
     pair_space: float,
     training: TrainingSpec,
     metadata: dict[str, Any],
+    passive: Collection[str] = (),
 ) -> FellegiSunterModel:
     """The model learned from the blocked pairs' ``levels`` (comparisons, pairs) with their
-    ``rule_bits``, and the random sample's ``sample_levels`` (comparisons, sample pairs)."""
+    ``rule_bits``, and the random sample's ``sample_levels`` (comparisons, sample pairs).
+
+    ``passive`` comparisons (the employer's stand-ins, ``context_also``) take no part in
+    expectation-maximisation: their m is read off the posterior the others give. Evidence of
+    a shared employer would otherwise let EM learn "colleagues" instead of "one person"."""
     level_counts = [c.level_count for c in comparisons]
     sample = patterns(sample_levels)
     first_rule = _first_rule(rule_bits)
@@ -249,7 +266,7 @@ def train_model(
     rounds: list[dict[str, Any]] = []
     for _ in range(ROUNDS):
         m, expected, rounds, warnings = _m_by_rule(
-            comparisons, blocked, pattern_bits, pattern_first, rules, u, m, training
+            comparisons, blocked, pattern_bits, pattern_first, rules, u, m, training, passive
         )
         prior = float(np.clip(expected / max(pair_space, 1.0), *PRIOR_LIMITS))
         tables = log_ratio_tables(m, u)
@@ -291,6 +308,7 @@ def _m_by_rule(
     u: list[FloatArray],
     m_start: list[FloatArray],
     training: TrainingSpec,
+    passive: Collection[str] = (),
 ) -> tuple[list[FloatArray], float, list[dict[str, Any]], list[str]]:
     """m averaged over per-rule EM runs; the expected matches among the blocked pairs."""
     count = len(comparisons)
@@ -301,7 +319,9 @@ def _m_by_rule(
     for index, rule in enumerate(rules):
         mine = (pattern_bits >> np.uint64(index)) & np.uint64(1) == 1
         fields = {f for key in rule.keys for f in key.inputs}
-        active = np.array([not fields.intersection(c.fields) for c in comparisons], dtype=bool)
+        usable = np.array([not fields.intersection(c.fields) for c in comparisons], dtype=bool)
+        listened = np.array([c.name in passive for c in comparisons], dtype=bool) & usable
+        active = usable & ~listened
         first = pattern_first == index
         if not mine.any():
             reports.append({"rule": rule.name, "pairs": 0})
@@ -324,6 +344,12 @@ def _m_by_rule(
         for c in np.flatnonzero(active).tolist():
             sums[c] += matches * result.m[c]
             support[c] += matches
+        for c in np.flatnonzero(listened).tolist():
+            weighted = blocked.counts[mine] * result.posterior
+            m_c = posterior_m(blocked.levels[mine][:, c], weighted, len(m_start[c]))
+            if m_c is not None:
+                sums[c] += matches * m_c
+                support[c] += matches
         # The posterior of each pattern of this rule, for the pairs this rule made first.
         first_in_mine = first[mine]
         expected += float((blocked.counts[mine] * result.posterior)[first_in_mine].sum())
@@ -334,7 +360,16 @@ def _m_by_rule(
                 "iterations": result.iterations,
                 "converged": result.converged,
                 "match_share": round(result.prior, 6),
-                "excluded": [c.name for c, on in zip(comparisons, active, strict=True) if not on],
+                "excluded": [c.name for c, on in zip(comparisons, usable, strict=True) if not on],
+                **(
+                    {
+                        "from_posterior": [
+                            c.name for c, on in zip(comparisons, listened, strict=True) if on
+                        ]
+                    }
+                    if listened.any()
+                    else {}
+                ),
             }
         )
     warnings = []
@@ -400,7 +435,12 @@ def refine_with_labels(
         "labels": {"matches": int(is_match.sum()), "non_matches": int((~is_match).sum())},
     }
     return FellegiSunterModel(
-        model.entity, model.prior, tuple(comparisons), training, context=model.context
+        model.entity,
+        model.prior,
+        tuple(comparisons),
+        training,
+        context=model.context,
+        context_also=model.context_also,
     )
 
 
@@ -493,5 +533,10 @@ def _with_context_u(
         "context": {"pairs": pairs, "match_share": round(share, 6)},
     }
     return FellegiSunterModel(
-        model.entity, model.prior, comparisons, training_info, context=model.context
+        model.entity,
+        model.prior,
+        comparisons,
+        training_info,
+        context=model.context,
+        context_also=model.context_also,
     )
