@@ -18,6 +18,7 @@ from mdm.config import SurvivorshipRule, SurvivorshipSpec
 from mdm.schema import Entity, Kind, survived_attribute_names
 from mdm.schema import attribute as schema_attribute
 from mdm.standardize import is_valid, match_values
+from mdm.standardize.email_address import FREE_MAIL_DOMAINS
 from mdm.survivorship import LINEAGE_DTYPES, RULES, TIE_BREAK, Golden, build_golden, compile_rule
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "mdm" / "rules" / "survivorship"
@@ -349,7 +350,7 @@ SOURCES = [("erp", "ERP"), ("erp_eu", "ERP"), ("crm", "CRM"), ("crm_eu", "CRM"),
 STAMPS = [None, "2023-01-01", "2024-01-01", "2024-01-01T00:00:00.000000001", "2024-03-05"]
 # Values that make every rule work: match-form twins, numbers, dates, a valid phone and country.
 VALUES = [None, "", "x", "y", "Acme Inc", "ACME Inc.", "9", "10", "2023-12-31", "2024-01-02"]
-VALUES += ["+12125550123", "DE"]
+VALUES += ["+12125550123", "DE", "ann@acme.com", "ann77@gmail.com"]
 RANKING = [rule for rule in SurvivorshipRule if rule is not SurvivorshipRule.KEEP_ALL]
 HALF_LIFE = 100.0
 TRUST = {"ERP": 0.9, "crm_eu": 0.5, "CRM": 0.3}
@@ -459,6 +460,10 @@ def oracle(spec: SurvivorshipSpec, members: pd.DataFrame) -> list[Row]:
         value = pd.Series([getattr(row, attribute)], dtype="string")
         return 0 if is_valid(kind(attribute), value).iloc[0] else 1
 
+    def personal(row: Any, attribute: str, rows: list[Any]) -> Any:
+        _, at, domain = str(getattr(row, attribute)).rpartition("@")
+        return 1 if at and domain.strip().lower() in FREE_MAIL_DOMAINS else 0
+
     def negated(key: Any) -> Any:
         def negative(row: Any, attribute: str, rows: list[Any]) -> Any:
             return _Reversed(key(row, attribute, rows))
@@ -477,6 +482,7 @@ def oracle(spec: SurvivorshipSpec, members: pd.DataFrame) -> list[Row]:
         SurvivorshipRule.MAX: negated(order),
         SurvivorshipRule.MIN: order,
         SurvivorshipRule.VALID_FIRST: validity,
+        SurvivorshipRule.WORK_EMAIL_FIRST: personal,
     }
     expected: list[Row] = []
     for golden_id, group in sorted(members.groupby("golden_id"), key=lambda item: str(item[0])):
@@ -561,4 +567,32 @@ def test_valid_first_judges_a_tax_id_in_its_records_country() -> None:
     assert rows == [
         ("G1", "tax_id", "136695976", 2, "valid_first", 2),
         ("G2", "tax_id", "042103594", 3, "valid_first", 2),
+    ]
+
+
+def test_work_email_first_keeps_the_work_address_over_a_newer_private_one() -> None:
+    spec = SurvivorshipSpec(
+        entity=Entity.CONTACT,
+        default=[MR],
+        attributes={"email": [SurvivorshipRule.WORK_EMAIL_FIRST, MR]},
+    )
+    old, new = "2023-01-01", "2024-06-01"
+    golden = build_golden(
+        spec,
+        make_members(
+            [
+                ("C1", 10, "crm", "CRM", old, {"email": "ann.lee@acme.com"}),
+                ("C1", 11, "support", "Support", new, {"email": "annlee77@gmail.com"}),
+                ("C1", 12, "leads", "Marketing", new, {"email": "ann@comcast.net"}),
+                ("C2", 20, "support", "Support", old, {"email": "bob@yahoo.com"}),
+                ("C2", 21, "leads", "Marketing", new, {"email": "bob.b@hotmail.com"}),
+            ],
+            Entity.CONTACT,
+        ),
+    )
+    rows = [row for row in lineage_rows(golden) if row[1] == "email"]
+    assert rows == [
+        ("C1", "email", "ann.lee@acme.com", 10, "work_email_first", 3),
+        # Only private addresses: the next rule decides among them.
+        ("C2", "email", "bob.b@hotmail.com", 21, "most_recent", 2),
     ]

@@ -533,7 +533,7 @@ def test_default_rule_files_load_and_use_the_catalogue(tmp_path: Path) -> None:
         "country",
     ]
     assert account.chain("postcode") == account.chain("address")
-    assert contact.chain("email") == [R.VALID_FIRST, R.TRUST, R.MOST_RECENT]
+    assert contact.chain("email") == [R.VALID_FIRST, R.WORK_EMAIL_FIRST, R.TRUST, R.MOST_RECENT]
     assert (
         contact.chain("phone")[:2] == contact.chain("mobile")[:2] == [R.VALID_FIRST, R.MOST_RECENT]
     )

@@ -46,6 +46,7 @@ class SurvivorshipRule(StrEnum):
     MAX = "max"  # the greatest value: numbers as numbers, dates as dates, else text
     MIN = "min"  # the least value: numbers as numbers, dates as dates, else text
     VALID_FIRST = "valid_first"  # a valid value before an invalid one (bad email, phone, ...)
+    WORK_EMAIL_FIRST = "work_email_first"  # an address at a mail provider (gmail.com) ranks last
     KEEP_ALL = "keep_all"  # every distinct value left, as a JSON array
 
 

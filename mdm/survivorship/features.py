@@ -11,6 +11,7 @@ import pandas as pd
 from mdm.config import SurvivorshipRule, SurvivorshipSpec
 from mdm.schema import Kind, attribute, survived_attribute_names
 from mdm.standardize import RegionLike, is_valid, match_values
+from mdm.standardize.email_address import FREE_MAIL_DOMAINS
 from mdm.survivorship.arrays import Bools, Ints, Objects
 from mdm.survivorship.members import Members, Slot
 from mdm.survivorship.rules import Rule
@@ -52,6 +53,12 @@ class Features:
                 empty = ~self.prepared.filled[picked][:, positions]
                 valid[contested] = (parts | empty).all(axis=1)
             return valid
+        if name == "personal_mailbox":
+            personal = np.zeros(len(rows), dtype=bool)
+            if len(picked):
+                parts = np.column_stack([self._personal(p, picked) for p in positions])
+                personal[contested] = parts.any(axis=1)
+            return personal
         keys = np.full(len(rows), "", dtype=object)  # match_key
         if len(picked):
             columns = np.column_stack([self._keys(p, picked) for p in positions]).astype(object)
@@ -71,6 +78,13 @@ class Features:
         valid[filled] = is_valid(kind, values, self._region(kind, rows[filled])).to_numpy(bool)
         return valid
 
+    def _personal(self, position: int, rows: Ints) -> Bools:
+        """Whether each value is an email address at a mail provider."""
+        values, filled = self._present(position, rows)
+        personal = np.zeros(len(rows), dtype=bool)
+        personal[filled] = personal_addresses(values)
+        return personal
+
     def _region(self, kind: Kind, rows: Ints) -> RegionLike:
         """Where the values of ``rows`` are judged: a tax id in its record's country."""
         if kind is not Kind.IDENTIFIER or self.country is None:
@@ -86,6 +100,13 @@ class Features:
         column = np.full(len(rows), "", dtype=object)
         column[filled] = keys.fillna("\x00" + values).to_numpy(dtype=object)
         return column
+
+
+def personal_addresses(values: pd.Series) -> Bools:
+    """Whether each text is an email address whose domain is a mail provider's."""
+    domains = values.str.lower().str.rpartition("@")[2].str.strip()
+    at = values.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)
+    return at & domains.isin(FREE_MAIL_DOMAINS).to_numpy(dtype=bool)
 
 
 def _joined_all(parts: Objects, separator: str) -> Objects:

@@ -48,7 +48,8 @@ CANDIDATE_COLUMNS: Final = ("golden_id", "record_id", "attribute", "value", "cel
 #   match_key  the value in match form (``match_values``), the cleaned value where none can be
 #              made; for a group, the parts' keys joined by "\x1f"
 #   age_days   days from the record's last_modified to the run's ``now``; NaN when unknown
-DERIVED_COLUMNS: Final = ("filled", "valid", "match_key", "age_days")
+#   personal_mailbox  whether the value is an email address at a mail provider (a group: a part)
+DERIVED_COLUMNS: Final = ("filled", "valid", "match_key", "age_days", "personal_mailbox")
 
 
 class Rule(Protocol):
@@ -359,6 +360,24 @@ class ValidFirst:
 
 
 @dataclass(frozen=True)
+class WorkEmailFirst:
+    """Any value before an email address at a mail provider or an ISP (gmail.com, comcast.net):
+    the master of a business contact sends their work address back to the CRM, not a private
+    one that a newer support ticket happened to carry."""
+
+    name: ClassVar[SurvivorshipRule] = SurvivorshipRule.WORK_EMAIL_FIRST
+    needs: ClassVar[tuple[str, ...]] = ("personal_mailbox",)
+
+    @classmethod
+    def from_spec(cls, spec: SurvivorshipSpec) -> WorkEmailFirst:
+        return cls()
+
+    def sort_key(self, candidates: pd.DataFrame) -> SortKey:
+        personal = candidates["personal_mailbox"].to_numpy(dtype=bool)
+        return np.where(personal, 1, 0).astype(np.int64)
+
+
+@dataclass(frozen=True)
 class KeepAll:
     """Every distinct value the rules before it left (distinct in match form), as a JSON array.
 
@@ -389,6 +408,7 @@ RULES: Final[Mapping[SurvivorshipRule, RuleFactory]] = MappingProxyType(
         SurvivorshipRule.MAX: Max.from_spec,
         SurvivorshipRule.MIN: Min.from_spec,
         SurvivorshipRule.VALID_FIRST: ValidFirst.from_spec,
+        SurvivorshipRule.WORK_EMAIL_FIRST: WorkEmailFirst.from_spec,
         SurvivorshipRule.KEEP_ALL: KeepAll.from_spec,
     }
 )
