@@ -262,3 +262,12 @@ def test_company_mail_domain_needs_its_email_field() -> None:
         ComparisonSpec(field="company", kind=ComparisonKind.COMPANY_MAIL_DOMAIN)
     with pytest.raises(ValueError, match="against is for kind company_mail_domain only"):
         ComparisonSpec(field="company", kind=ComparisonKind.COMPANY_NAME, against="email")
+
+
+def test_at_mail_provider() -> None:
+    from mdm.standardize.email_address import at_mail_provider
+
+    assert at_mail_provider("ann77@gmail.com") is True
+    assert at_mail_provider("Ann@Comcast.NET") is True
+    assert at_mail_provider("ann.lee@acme.com") is False
+    assert at_mail_provider("ann.lee") is None

@@ -30,7 +30,7 @@ from mdm.config.match_spec import ComparisonGroupSpec, ComparisonKind, Compariso
 from mdm.matching import names
 from mdm.matching import values as V
 from mdm.matching.values import FieldValues, IntArray
-from mdm.standardize.email_address import FREE_MAIL_DOMAINS
+from mdm.standardize.email_address import at_mail_provider
 
 ELSE: Final = 0
 NULL: Final = -1
@@ -369,7 +369,7 @@ def _work_domain_labels(uniques: V.ObjectArray) -> V.ObjectArray:
 
     def label(value: str) -> str:
         domain = V.email_domain(value)
-        if domain is None or domain in FREE_MAIL_DOMAINS:
+        if domain is None or at_mail_provider(value):
             return ""
         return "".join(c for c in domain.partition(".")[0] if c.isalpha())
 
@@ -389,11 +389,8 @@ def _local_digits(value: str) -> str:
 def _personal_mailboxes(uniques: V.ObjectArray) -> Int8Array:
     """Per address: 1 at a mail provider (personal), 0 elsewhere (an employer's), -1 no domain."""
 
-    def kind(value: str) -> int:
-        domain = V.email_domain(value)
-        return -1 if domain is None else int(domain in FREE_MAIL_DOMAINS)
-
-    return np.fromiter((kind(value) for value in uniques), dtype=np.int8, count=len(uniques))
+    kinds = (at_mail_provider(value) for value in uniques)
+    return np.fromiter((-1 if k is None else int(k) for k in kinds), np.int8, len(uniques))
 
 
 def _local_texts(uniques: V.ObjectArray) -> V.ObjectArray:

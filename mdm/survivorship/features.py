@@ -11,7 +11,7 @@ import pandas as pd
 from mdm.config import SurvivorshipRule, SurvivorshipSpec
 from mdm.schema import Kind, attribute, survived_attribute_names
 from mdm.standardize import RegionLike, is_valid, match_values
-from mdm.standardize.email_address import FREE_MAIL_DOMAINS
+from mdm.standardize.email_address import at_mail_provider
 from mdm.survivorship.arrays import Bools, Ints, Objects
 from mdm.survivorship.members import Members, Slot
 from mdm.survivorship.rules import Rule
@@ -104,9 +104,7 @@ class Features:
 
 def personal_addresses(values: pd.Series) -> Bools:
     """Whether each text is an email address whose domain is a mail provider's."""
-    domains = values.str.lower().str.rpartition("@")[2].str.strip()
-    at = values.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool)
-    return at & domains.isin(FREE_MAIL_DOMAINS).to_numpy(dtype=bool)
+    return np.array([at_mail_provider(str(value)) is True for value in values], dtype=bool)
 
 
 def _joined_all(parts: Objects, separator: str) -> Objects:
