@@ -1,4 +1,5 @@
-"""Match keys: the standardized form matching compares, stored with each record version.
+"""Match keys: the standardized form matching compares, stored with each record version,
+beside its display forms (what survivorship chooses among).
 
 Computed once when a version is written, so a nightly delta standardizes only what changed.
 Stamped with ``KEYS_VERSION``: keys stamped by another version (or none) are stale, and are
@@ -14,10 +15,12 @@ import pandas as pd
 
 from mdm.config.specs import Project
 from mdm.schema import Entity, attribute_names
-from mdm.standardize import match_frame
+from mdm.standardize import forms_frame, match_frame
 
-KEYS_VERSION = 3  # 2: US ZIP codes, ZIP+4, middle_name; 3: region codes, company abbreviations
+# 2: US ZIP codes, ZIP+4, middle_name; 3: region codes, company abbreviations; 4: display forms
+KEYS_VERSION = 4
 VERSION_FIELD = "_v"
+CLEAN_FIELD = "_clean"  # the display forms, an object of their own
 
 
 def region_of(project: Project, sources: pd.Series) -> pd.Series:
@@ -38,13 +41,54 @@ def keys_of_attributes(entity: Entity, attributes: pd.Series, region: pd.Series)
     return compute_keys(entity, raw, region)
 
 
-def keys_json(keys: pd.DataFrame) -> list[str]:
-    values = keys.astype(object).where(keys.notna(), None)
-    columns = list(keys.columns)
+def forms_of_attributes(
+    entity: Entity, attributes: pd.Series, region: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``compute_forms`` of records from their stored attributes, by the index of
+    ``attributes``."""
+    raw = pd.DataFrame([json.loads(text) for text in attributes], index=attributes.index)
+    return compute_forms(entity, raw, region)
+
+
+def compute_forms(
+    entity: Entity, raw: pd.DataFrame, region: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The match keys and the display forms of records' raw attribute values, in one pass."""
+    names = attribute_names(entity)
+    clean, keys = forms_frame(entity, raw.reindex(columns=names).astype("string"), region)
+    return keys[names], clean[names]
+
+
+def forms_json(keys: pd.DataFrame, clean: pd.DataFrame) -> list[str]:
+    """What a version stores: its match keys, stamped, and its display forms."""
     return [
-        json.dumps({VERSION_FIELD: KEYS_VERSION, **dict(zip(columns, row, strict=True))})
-        for row in values.itertuples(index=False, name=None)
+        json.dumps(
+            {VERSION_FIELD: KEYS_VERSION, **key_row, CLEAN_FIELD: clean_row}, ensure_ascii=False
+        )
+        for key_row, clean_row in zip(_row_dicts(keys), _row_dicts(clean), strict=True)
     ]
+
+
+def _row_dicts(frame: pd.DataFrame) -> list[dict[str, str | None]]:
+    values = frame.astype(object).where(frame.notna(), None)
+    columns = list(frame.columns)
+    return [
+        dict(zip(columns, row, strict=True)) for row in values.itertuples(index=False, name=None)
+    ]
+
+
+def parse_clean(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """The stored display forms (JSON text or None per record) by attribute, and which of them
+    are missing (no forms, or stamped by another version), both by the index of ``stored``."""
+    names = attribute_names(entity)
+    parsed = json.loads("[" + ",".join(text or "{}" for text in stored) + "]")
+    stale = [
+        entry.get(VERSION_FIELD) != KEYS_VERSION or CLEAN_FIELD not in entry for entry in parsed
+    ]
+    frame = pd.DataFrame.from_records(
+        [entry.get(CLEAN_FIELD) or {} for entry in parsed], index=stored.index, columns=names
+    )
+    return frame.astype("string"), pd.Series(stale, index=stored.index, dtype=bool)
 
 
 def parse_keys(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:

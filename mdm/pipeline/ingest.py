@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.config.specs import LoadMode, Project
 from mdm.errors import MdmError, Problem, Reason
-from mdm.match_keys import compute_keys, keys_json, region_of
+from mdm.match_keys import compute_forms, forms_json, region_of
 from mdm.pipeline.clock import RunClock, counted
 from mdm.schema import Entity, attribute_names
 from mdm.sources import (
@@ -252,14 +252,15 @@ def _write_versions(
 def _match_keys(
     project: Project, entity: Entity, source: str, versions: pd.DataFrame
 ) -> list[str | None]:
-    """Standardize each new live version once; tombstones need no keys."""
+    """Standardize each new live version once (its match keys and display forms); tombstones
+    need none."""
     result: list[str | None] = [None] * len(versions)
     live = ~versions["deleted"].astype(bool).to_numpy()
     if live.any():
         rows = versions[live]
         region = region_of(project, pd.Series(source, index=rows.index))
         for position, text in zip(
-            live.nonzero()[0], keys_json(compute_keys(entity, rows, region)), strict=True
+            live.nonzero()[0], forms_json(*compute_forms(entity, rows, region)), strict=True
         ):
             result[position] = text
     return result

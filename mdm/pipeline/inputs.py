@@ -65,7 +65,9 @@ class ResolutionInputs:
     oversized: frozenset[str]
     decisions: pd.DataFrame  # active steward decisions of the entity
     history: IdentityHistory
-    stored: pd.DataFrame  # attributes (JSON text), last_modified per record, row for row
+    # attributes (JSON text), match_keys (JSON text: keys and display forms), last_modified
+    # per record, row for row
+    stored: pd.DataFrame
     now: datetime | None  # the newest record time: survivorship's "now"
     pins: pd.DataFrame  # active value pins of the entity
     accounts: AccountEvidence | None  # contacts only
@@ -84,7 +86,7 @@ def read_inputs(
     scoped = scope.records
     given = scope.match_input
     frame = match_input(connection, project, entity, scoped) if given is None else given
-    stored = records.records_in(connection, scoped["record_id"].astype(int).tolist())
+    stored = records.records_with_forms_in(connection, scoped["record_id"].astype(int).tolist())
     return ResolutionInputs(
         entity=entity,
         records=scoped,

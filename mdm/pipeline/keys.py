@@ -16,7 +16,7 @@ from mdm.config.specs import Project
 from mdm.match_keys import KEYS_VERSION as KEYS_VERSION
 from mdm.match_keys import VERSION_FIELD as VERSION_FIELD
 from mdm.match_keys import compute_keys as compute_keys
-from mdm.match_keys import keys_json, keys_of_attributes, parse_keys
+from mdm.match_keys import forms_json, forms_of_attributes, parse_keys
 from mdm.match_keys import region_of as region_of
 from mdm.schema import Entity
 from mdm.store import records
@@ -58,8 +58,9 @@ def _refresh(
     ids = live.loc[stale, "record_id"].astype(int).tolist()
     stored = records.records_in(connection, ids).set_index("record_id").loc[ids]
     attributes = pd.Series(stored["attributes"].to_numpy(), index=live.index[stale])
-    fresh = keys_of_attributes(entity, attributes, region_of(project, live.loc[stale, "source"]))
-    records.set_match_keys(connection, ids, keys_json(fresh))
+    region = region_of(project, live.loc[stale, "source"])
+    fresh, clean = forms_of_attributes(entity, attributes, region)
+    records.set_match_keys(connection, ids, forms_json(fresh, clean))
     keys = keys.copy()
     keys.loc[stale] = fresh
     return keys

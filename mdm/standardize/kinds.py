@@ -13,7 +13,7 @@ from mdm.standardize.country import clean_country, country_code
 from mdm.standardize.domain import clean_domain, registrable_domain
 from mdm.standardize.email_address import clean_email, valid_email
 from mdm.standardize.person_name import clean_person_name, match_person_name
-from mdm.standardize.phone import clean_phone, match_phone, valid_phone
+from mdm.standardize.phone import clean_phone, match_phone, phone_forms, valid_phone
 from mdm.standardize.postcode import clean_postcode, match_postcode
 from mdm.standardize.region import match_region
 from mdm.standardize.tax_id import clean_tax_id, match_tax_id, valid_tax_id
@@ -32,24 +32,38 @@ class PerValue(Generic[R]):
     regional: bool = False
 
 
-def _plain(fn: Callable[[str], R]) -> PerValue[R]:
-    def call(text: str, _region: str | None) -> R:
-        return fn(text)
+# The wrappers are small classes rather than closures so that a standardizer can be sent to a
+# worker process (``mdm.standardize.parallel``).
+@dataclass(frozen=True)
+class Unregional(Generic[R]):
+    """A standardizer that reads no region, called as one that may."""
 
-    return PerValue(call)
+    fn: Callable[[str], R]
+
+    def __call__(self, text: str, _region: str | None) -> R:
+        return self.fn(text)
+
+
+def _plain(fn: Callable[[str], R]) -> PerValue[R]:
+    return PerValue(Unregional(fn))
 
 
 def _regional(fn: Callable[[str, str | None], R]) -> PerValue[R]:
     return PerValue(fn, regional=True)
 
 
-def _some(fn: Callable[[str], str | None]) -> Callable[[str], bool]:
+@dataclass(frozen=True)
+class _Some:
     """Valid when ``fn`` makes something of the value."""
 
-    def call(text: str) -> bool:
-        return fn(text) is not None
+    fn: Callable[[str], str | None]
 
-    return call
+    def __call__(self, text: str) -> bool:
+        return self.fn(text) is not None
+
+
+def _some(fn: Callable[[str], str | None]) -> Callable[[str], bool]:
+    return _Some(fn)
 
 
 CLEAN: Mapping[Kind, PerValue[str | None]] = {
@@ -98,4 +112,31 @@ VALID: Mapping[Kind, PerValue[bool]] = {
     Kind.IDENTIFIER: _regional(valid_tax_id),
     Kind.TEXT: _plain(_some(clean_text)),
     Kind.KEY: _plain(_some(clean_key)),
+}
+
+
+Forms = tuple[str | None, str | None]  # (display form, match key)
+
+
+@dataclass(frozen=True)
+class _Twice:
+    """Forms of a kind whose display form is its match key."""
+
+    fn: Callable[[str], str | None]
+
+    def __call__(self, text: str) -> Forms:
+        form = self.fn(text)
+        return form, form
+
+
+def _twice(fn: Callable[[str], str | None]) -> Callable[[str], Forms]:
+    return _Twice(fn)
+
+
+# The kinds whose display form and match key come from one piece of work: one parse of a phone
+# number; an email address and a key are their own match key.
+BOTH: Mapping[Kind, PerValue[Forms]] = {
+    Kind.PHONE: _regional(phone_forms),
+    Kind.EMAIL: _plain(_twice(clean_email)),
+    Kind.KEY: _plain(_twice(clean_key)),
 }

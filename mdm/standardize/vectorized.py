@@ -15,7 +15,8 @@ import pandas as pd
 
 from mdm.schema import ATTRIBUTES, Entity, Kind
 from mdm.standardize.country import country_code
-from mdm.standardize.kinds import CLEAN, MATCH, VALID, PerValue
+from mdm.standardize.kinds import BOTH, CLEAN, MATCH, VALID, PerValue, Unregional
+from mdm.standardize.parallel import map_values
 from mdm.standardize.text import as_text
 
 RegionLike = str | pd.Series
@@ -50,6 +51,38 @@ def clean_frame(entity: Entity, frame: pd.DataFrame, region: RegionLike = "US") 
 def match_frame(entity: Entity, frame: pd.DataFrame, region: RegionLike = "US") -> pd.DataFrame:
     """``frame`` with every attribute column of ``entity`` as match keys; others as given."""
     return _standardize_frame(entity, frame, region, match_values)
+
+
+def forms_frame(
+    entity: Entity, frame: pd.DataFrame, region: RegionLike = "US"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``clean_frame`` and ``match_frame`` of ``frame`` at once: each distinct value is read
+    once for both where its kind allows (a phone number is parsed once)."""
+    kinds = {attribute.name: attribute.kind for attribute in ATTRIBUTES[entity]}
+    local_region = _frame_local_region(frame, kinds, region)
+    clean, keys = frame.copy(), frame.copy()
+    for position, name in enumerate(frame.columns):
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        values = frame.iloc[:, position]
+        column_region = local_region if kind in _READ_IN_OWN_COUNTRY else region
+        shown, key = _forms(kind, values, column_region)
+        clean.isetitem(position, _string_series(shown, values).array)
+        keys.isetitem(position, _string_series(key, values).array)
+    return clean, keys
+
+
+def _forms(kind: Kind, values: pd.Series, region: RegionLike) -> tuple[_ObjectArray, _ObjectArray]:
+    """Display forms and match keys of ``values``."""
+    both = BOTH.get(kind)
+    if both is None:
+        return _standardize(CLEAN[kind], values, region), _standardize(MATCH[kind], values, region)
+    codes, arguments = _distinct(values, _regions(region, values) if both.regional else None)
+    results = map_values(both.fn, arguments)
+    return _spread(codes, [shown for shown, _ in results]), _spread(
+        codes, [key for _, key in results]
+    )
 
 
 def _standardize_frame(
@@ -97,38 +130,43 @@ def _regions(region: RegionLike, values: pd.Series) -> str | _ObjectArray | None
     if isinstance(region, str):
         return country_code(region)
     aligned = region if region.index.equals(values.index) else region.reindex(values.index)
-    return _per_distinct(aligned, None, _any_region(country_code))
-
-
-def _any_region(fn: Callable[[str], _R]) -> Callable[[str, str | None], _R]:
-    def call(text: str, _region: str | None) -> _R:
-        return fn(text)
-
-    return call
+    return _per_distinct(aligned, None, Unregional(country_code))
 
 
 def _per_distinct(
     values: pd.Series, regions: str | _ObjectArray | None, fn: Callable[[str, str | None], _R]
 ) -> _ObjectArray:
     """``fn`` over each distinct (value, region), spread back over the rows; None where NA."""
+    codes, arguments = _distinct(values, regions)
+    return _spread(codes, map_values(fn, arguments))
+
+
+def _distinct(
+    values: pd.Series, regions: str | _ObjectArray | None
+) -> tuple[npt.NDArray[np.intp], list[tuple[str, str | None]]]:
+    """The distinct (value, region) pairs of the rows, and each row's pair (-1 where NA)."""
     codes, texts = _factorize(values)
-    out = np.full(len(codes), None, dtype=object)
-    present = codes >= 0
     if regions is None or isinstance(regions, str):
-        results = _object_array([fn(text, regions) for text in texts])
-        out[present] = results[codes[present]]
-        return out
+        return codes, [(text, regions) for text in texts]
+    present = codes >= 0
     region_codes, region_values = pd.factorize(regions, use_na_sentinel=True)
     width = len(region_values) + 1  # slot 0: no region
     pairs = codes[present].astype(np.int64) * width + (region_codes[present] + 1)
     distinct_pairs, inverse = np.unique(pairs, return_inverse=True)
-    results = _object_array(
-        [
-            fn(texts[pair // width], str(region_values[pair % width - 1]) if pair % width else None)
-            for pair in distinct_pairs.tolist()
-        ]
-    )
-    out[present] = results[inverse]
+    rows = np.full(len(codes), -1, dtype=np.intp)
+    rows[present] = inverse
+    arguments = [
+        (texts[pair // width], str(region_values[pair % width - 1]) if pair % width else None)
+        for pair in distinct_pairs.tolist()
+    ]
+    return rows, arguments
+
+
+def _spread(codes: npt.NDArray[np.intp], results: list[Any]) -> _ObjectArray:
+    """Per-row values from the results of the distinct pairs (None where a row has none)."""
+    out = np.full(len(codes), None, dtype=object)
+    present = codes >= 0
+    out[present] = _object_array(results)[codes[present]]
     return out
 
 

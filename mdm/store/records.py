@@ -87,6 +87,12 @@ def records_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFram
     return _versions_in(connection, record_ids, columns)
 
 
+def records_with_forms_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """``records_in`` with each version's stored match keys and display forms (match_keys)."""
+    columns = ["source", "source_key", "last_modified", "attributes", "match_keys"]
+    return _versions_in(connection, record_ids, columns)
+
+
 def changed_records(connection: Connection, entity: Entity, run_id: int) -> pd.DataFrame:
     """The versions a run wrote for an entity: source, source_key, deleted."""
     table = table_of(SourceRecord)
