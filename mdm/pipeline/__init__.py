@@ -106,7 +106,9 @@ def _export(store: Store, project: Project, summary: RunSummary, clock: RunClock
     """Export the master the run committed, then add the export to the run's record."""
     with clock.stage("export") as stage:
         with store.transaction() as connection:
-            summary.exports = str(export_master(connection, project.exports_dir, ExportFormat.CSV))
+            # A run's export patches the previous one with what changed (a delta: a few rows).
+            exported = export_master(connection, project.exports_dir, ExportFormat.CSV, patch=True)
+            summary.exports = str(exported)
         stage.counts = summary.exports
     summary.stages = clock.timings
     with store.transaction() as connection:

@@ -111,7 +111,7 @@ def _recover(target: Path) -> None:
 
 
 def _written_at(folder: Path) -> str:
-    return str(_read_marker(folder).get("written_at", ""))
+    return str(read_marker(folder).get("written_at", ""))
 
 
 def _check_replaceable(target: Path) -> None:
@@ -138,7 +138,7 @@ def _check_replaceable(target: Path) -> None:
 
 def _foreign_entries(folder: Path) -> set[str]:
     """The entries of ``folder`` that no mdm export wrote."""
-    marker = _read_marker(folder)
+    marker = read_marker(folder)
     ours = (set(marker.get("files", [])) if marker else LEGACY_FILES) | {MARKER}
     return {
         entry.name
@@ -147,7 +147,7 @@ def _foreign_entries(folder: Path) -> set[str]:
     }
 
 
-def _read_marker(folder: Path) -> dict[str, Any]:
+def read_marker(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -84,6 +84,13 @@ def run_record(connection: Connection, run_id: int) -> pd.DataFrame:
     return read_frame(connection, select(table).where(table.c.id == run_id))
 
 
+def started_at(connection: Connection, run_id: int) -> str | None:
+    """When a run started, as text (None if there is no such run)."""
+    table = table_of(Run)
+    found = connection.execute(select(table.c.started_at).where(table.c.id == run_id)).scalar()
+    return None if found is None else str(found)
+
+
 def latest_run_id(connection: Connection, status: RunStatus) -> int | None:
     """The id of the latest run that ended (or is) in ``status``, if any."""
     table = table_of(Run)
