@@ -4,11 +4,14 @@ membership history and redirects — only what changed."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from dataclasses import dataclass
+from typing import Final
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, update
 
 from mdm import failpoints
@@ -97,7 +100,8 @@ def write_resolution(
     _set_status(connection, entity, run_id, merged, "merged")
     _set_status(connection, entity, run_id, identity.retired, "retired")
     delete_in(connection, Lineage, "golden_id", [*changed, *merged, *identity.retired])
-    fresh = changes.lineage[changes.lineage["golden_id"].isin(set(changed))]
+    # As objects: isin over Arrow strings tests each row in Python.
+    fresh = changes.lineage[changes.lineage["golden_id"].astype(object).isin(changed).to_numpy()]
     insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
     _write_xref(connection, run_id, entity, changes.members, changes.previous)
     _write_redirects(connection, run_id, entity, identity)
@@ -110,32 +114,73 @@ def write_resolution(
 
 
 def golden_hash(values: pd.DataFrame, lineage: pd.DataFrame, members: pd.Series) -> pd.Series:
-    """What makes a golden record different: its values, where they came from, its size."""
-    ordered = lineage.sort_values(["golden_id", "attribute"])
-    parts = (
-        ordered["attribute"].astype(str)
-        + "="
-        + ordered["record_id"].astype("string").fillna("pin").astype(str)
-        + ":"
-        + ordered["rule"].astype(str)
+    """What makes a golden record different: its values, where they came from, its size.
+
+    The sha256 of, per golden record: each value ("" for none) followed by ``\\x1f``;
+    ``\\x1e``; its lineage rows as ``attribute=record_id:rule`` (``pin`` for no record) joined
+    by ``|``, by attribute name and then in lineage order; ``\\x1e``; its member count.
+    Stored hashes were made by this formula: changing it changes every golden record once."""
+    # "" for none: the first formula meant "\\x00", which numpy's where() cut to "".
+    cells = [_arrow_text(values[column]).fill_null("") for column in values.columns]
+    text = (
+        _join(*cells, "", separator="\x1f")
+        if cells
+        else pa.array([""] * len(values), type=pa.large_string())
     )
-    # Joined per golden record in one pass (a grouped string join is slow on Arrow strings).
-    joined = {
-        golden_id: "|".join(part for _, part in group)
-        for golden_id, group in itertools.groupby(
-            zip(ordered["golden_id"].tolist(), parts.tolist(), strict=True), key=lambda x: x[0]
-        )
-    }
-    trail = pd.Series(joined, dtype=object)
-    text = pd.Series("", index=values.index, dtype=object)
-    for column in values.columns:
-        text = text + values[column].astype(object).where(values[column].notna(), "\x00") + "\x1f"
-    combined = text + "\x1e" + trail.reindex(values.index).fillna("") + "\x1e" + members.astype(str)
+    count = _arrow_text(members.reindex(values.index).astype(str))
+    combined = _join(text, _lineage_trails(lineage, values.index), count, separator="\x1e")
     return pd.Series(
-        [hashlib.sha256(item.encode()).hexdigest() for item in combined],
+        [hashlib.sha256(item.encode()).hexdigest() for item in combined.to_pylist()],
         index=values.index,
         dtype=object,
     )
+
+
+def _lineage_trails(lineage: pd.DataFrame, golden_ids: pd.Index) -> pa.Array:
+    """Per golden id of ``golden_ids``: its lineage rows as ``attribute=record_id:rule``
+    joined by ``|``, ordered by attribute name, then as in ``lineage``; "" for none."""
+    if lineage.empty:
+        return pa.array([""] * len(golden_ids), type=pa.large_string())
+    golden, ids = pd.factorize(lineage["golden_id"])
+    attribute = lineage["attribute"].astype(str)
+    # lexsort is stable: rows of one (golden_id, attribute) keep their lineage order.
+    order = np.lexsort((pd.factorize(attribute, sort=True)[0], golden))
+    parts = _join(
+        _arrow_text(attribute),
+        "=",
+        _arrow_text(lineage["record_id"].astype("string").fillna("pin")),
+        ":",
+        _arrow_text(lineage["rule"].astype(str)),
+        separator="",
+    ).take(pa.array(order))
+    group = golden[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    offsets = pa.array(np.r_[starts, len(group)], type=pa.int64())
+    joined = pc.binary_join(
+        pa.LargeListArray.from_arrays(offsets, parts), pa.scalar("|", pa.large_string())
+    )
+    position = pd.Index(ids[group[starts]]).get_indexer(golden_ids)
+    taken = joined.take(pa.array(position, mask=position < 0))
+    return taken.fill_null("")
+
+
+def _join(*parts: pa.Array | str, separator: str) -> pa.Array:
+    """Row by row, the parts (arrays, or text for every row) joined by ``separator``."""
+    arguments = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*arguments, pa.scalar(separator, pa.large_string()))
+
+
+def _is_text(column: pd.Series) -> bool:
+    """Whether every value of ``column`` is text or missing."""
+    if column.dtype == object:
+        return pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
+    return pd.api.types.is_string_dtype(column.dtype)
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array (NA as null)."""
+    text = pa.array(column.astype("string"), type=pa.large_string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def _changed(hashes: pd.Series, existing: pd.DataFrame) -> list[str]:
@@ -262,9 +307,9 @@ def _write_history(
     versions = pd.DataFrame(
         {
             "golden_id": ids,
-            "version": [int(latest.get(golden_id, 0)) + 1 for golden_id in ids],
+            "version": latest.reindex(ids).fillna(0).to_numpy(dtype="int64") + 1,
             "status": [statuses[golden_id] for golden_id in ids],
-            "members": [int(counts.get(golden_id, 0)) for golden_id in ids],
+            "members": counts.reindex(ids).fillna(0).to_numpy(dtype="int64"),
             "record": _records_json(records),
         }
     ).assign(run_id=run_id, entity=str(entity))
@@ -272,12 +317,36 @@ def _write_history(
 
 
 def _records_json(records: pd.DataFrame) -> list[str]:
-    values = records.astype(object).where(records.notna(), None)
-    columns = list(records.columns)
-    return [
-        json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, sort_keys=True)
-        for row in values.itertuples(index=False, name=None)
-    ]
+    """Each row as a JSON object, exactly as ``json.dumps(row, ensure_ascii=False,
+    sort_keys=True)`` writes it (missing values null), built column by column."""
+    if not len(records.columns):
+        return ["{}"] * len(records)
+    pieces: list[pa.Array | str] = []
+    for position, column in enumerate(sorted(records.columns)):
+        key = json.dumps(column, ensure_ascii=False)
+        pieces += [f"{', ' if position else '{'}{key}: ", _json_values(records[column])]
+    out: list[str] = _join(*pieces, "}", separator="").to_pylist()
+    return out
+
+
+# The characters json.dumps escapes in a string when it keeps non-ASCII ones.
+_JSON_ESCAPED: Final = r'[\x00-\x1f"\\]'
+
+
+def _json_values(column: pd.Series) -> pa.Array:
+    """Each value of ``column`` as JSON text (``null`` where missing)."""
+    if not _is_text(column):
+        values = column.astype(object).where(column.notna(), None)
+        return pa.array([json.dumps(v, ensure_ascii=False) for v in values], pa.large_string())
+    text = _arrow_text(column)
+    quoted = _join('"', text, '"', separator="")
+    escaped = pc.match_substring_regex(text, _JSON_ESCAPED).fill_null(False)
+    if pc.any(escaped).as_py():
+        # Rare: quotes, backslashes or control characters; json.dumps escapes those.
+        rows = np.flatnonzero(escaped.to_numpy(zero_copy_only=False))
+        fixed = [json.dumps(v, ensure_ascii=False) for v in text.take(rows).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, escaped, pa.array(fixed, pa.large_string()))
+    return quoted.fill_null("null")
 
 
 def _events(identity: IdentityResult, changed: list[str], existing: pd.DataFrame) -> pd.DataFrame:

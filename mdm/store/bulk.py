@@ -7,7 +7,9 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -185,7 +187,22 @@ def insert_frame(
             raise ValueError(f"{table.name}.{column.name} has a default computed per row")
         columns.append(column.name)
         values.append([column.default.arg] * len(frame))  # type: ignore[attr-defined]
-    write_rows(connection, table, columns, list(zip(*values, strict=True)))
+    with collector_paused():
+        rows = list(zip(*values, strict=True))
+    write_rows(connection, table, columns, rows)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: building a million row tuples would start hundreds
+    of collections, each walking every object of the run, while none of them can be garbage."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _driver_values(connection: Connection, column: Any, dtype: Any, values: list[Any]) -> list[Any]:

@@ -193,10 +193,10 @@ def _candidates(
         member_rows.append(rows)
         slot_of.append(np.full(len(rows), position, dtype=np.int64))
         values.append(_joined(prepared.cells[rows][:, list(slot.positions)], ", "))
-        # A lone candidate wins whatever its keys: validity and match keys (the costly
-        # features) are computed only where candidates compete.
-        golden = prepared.golden_code[rows]
-        contested = np.bincount(golden, minlength=len(prepared.golden_ids))[golden] >= 2
+        # A lone candidate, or one among candidates of the same value, wins whatever its
+        # keys: validity and match keys (the costly features) are computed only where
+        # different values compete.
+        contested = features.competing(slot, rows) if _costly(needs) else np.zeros(len(rows), bool)
         for name in DERIVED_COLUMNS:
             if name in needs and name != "age_days":
                 derived[name].append(features.of(name, slot, rows, contested))
@@ -219,6 +219,10 @@ def _candidates(
     record_id = frame["record_id"].to_numpy(dtype=np.int64)
     identity = codes(frame["value"])
     return _Candidates(frame, member, slot_code, cell, record_id, value, identity, match)
+
+
+def _costly(needs: Sequence[str]) -> bool:
+    return any(name in needs for name in ("valid", "match_key", "personal_mailbox"))
 
 
 def _joined(parts: Objects, separator: str) -> Objects:

@@ -23,8 +23,8 @@ DEFAULT_REGION: Final = "US"
 
 class Features:
     """The derived columns of one slot's candidates. Validity and match keys are computed only
-    for slots whose chain reads them and only for competing candidates; elsewhere a placeholder
-    stands in (those keys are computed but never decide anything)."""
+    for slots whose chain reads them and only for competing candidates (``competing``);
+    elsewhere a placeholder stands in (those keys are computed but never decide anything)."""
 
     def __init__(
         self, spec: SurvivorshipSpec, prepared: Members, rules: dict[SurvivorshipRule, Rule]
@@ -36,6 +36,26 @@ class Features:
         ]
         self.country = self.kinds.index(Kind.COUNTRY) if Kind.COUNTRY in self.kinds else None
         self.record_filled = prepared.filled.sum(axis=1).astype(np.int64)
+
+    def competing(self, slot: Slot, rows: Ints) -> Bools:
+        """Which of a slot's candidates ``rows`` meet another value in their golden cell.
+
+        Validity and match keys are functions of the value (a tax id's validity of the value
+        and its record's country), so candidates of a cell that all carry the same values get
+        the same keys: those keys cannot rank them, and a placeholder does as well."""
+        positions = list(slot.positions)
+        regional = any(self.kinds[p] is Kind.IDENTIFIER for p in positions)
+        if regional and self.country is not None and self.country not in positions:
+            positions.append(self.country)
+        code = np.zeros(len(rows), dtype=np.int64)
+        for position in positions:
+            part, _ = pd.factorize(self.prepared.cells[rows, position])
+            code, _ = pd.factorize(code * (int(part.max(initial=0)) + 1) + part)
+        golden = self.prepared.golden_code[rows]
+        width = int(code.max(initial=0)) + 1
+        distinct = np.unique(golden * width + code) // width
+        values = np.bincount(distinct, minlength=len(self.prepared.golden_ids))
+        return np.asarray(values[golden] >= 2, dtype=bool)
 
     def of(self, name: str, slot: Slot, rows: Ints, contested: Bools) -> npt.NDArray[np.generic]:
         positions = list(slot.positions)

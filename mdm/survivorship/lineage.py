@@ -79,15 +79,13 @@ def lineage_frame(
     lineage: Lineage, golden_ids: pd.Index[str], attributes: Sequence[str]
 ) -> pd.DataFrame:
     """Lineage by golden_id, attribute in schema order, then value (kept values in order)."""
-    order = np.lexsort((codes_sorted(lineage.value), lineage.p, lineage.g))
-    rows = lineage.take(order)
-    ids = np.asarray(golden_ids, dtype=object)
+    rows = lineage.take(_order(lineage))
     record_id = pd.array(rows.record_id, dtype="Int64")
     record_id[rows.pinned] = pd.NA
     return pd.DataFrame(
         {
-            "golden_id": pd.array(ids[rows.g], dtype="string"),
-            "attribute": pd.array(np.asarray(attributes, dtype=object)[rows.p], dtype="string"),
+            "golden_id": _texts(golden_ids).take(rows.g),
+            "attribute": _texts(attributes).take(rows.p),
             "value": pd.array(rows.value, dtype="string"),
             "record_id": record_id,
             "rule": pd.array(rows.rule, dtype="string"),
@@ -96,6 +94,27 @@ def lineage_frame(
             "group_name": pd.array(rows.group, dtype="string"),
         }
     )
+
+
+def _texts(names: Sequence[str] | pd.Index[str]) -> pd.api.extensions.ExtensionArray:
+    """Names as a string array, to take the rows' names from by position."""
+    return pd.array(np.asarray(names, dtype=object), dtype="string")
+
+
+def _order(lineage: Lineage) -> Ints:
+    """Rows by golden position, attribute position, then value. Only the cells of several
+    values (``keep_all``) need their values ranked: elsewhere the value breaks no tie."""
+    order = np.lexsort((lineage.p, lineage.g))
+    g, p = lineage.g[order], lineage.p[order]
+    repeated = np.r_[False, (g[1:] == g[:-1]) & (p[1:] == p[:-1])]
+    if not repeated.any():
+        return order
+    several = np.zeros(len(order), dtype=bool)
+    several[order[repeated]] = True
+    several[order[np.r_[repeated[1:], False]]] = True
+    value = np.zeros(len(order), dtype=np.int64)
+    value[several] = codes_sorted(lineage.value[several])
+    return np.lexsort((value, lineage.p, lineage.g))
 
 
 def beaten_lists(
