@@ -10,6 +10,7 @@ pipeline's (``mdm.pipeline.keys``); the read models compute stale keys in memory
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -80,23 +81,36 @@ def _row_dicts(frame: pd.DataFrame) -> list[dict[str, str | None]]:
 def parse_clean(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     """The stored display forms (JSON text or None per record) by attribute, and which of them
     are missing (no forms, or stamped by another version), both by the index of ``stored``."""
-    names = attribute_names(entity)
-    parsed = json.loads("[" + ",".join(text or "{}" for text in stored) + "]")
+    parsed = _parsed(stored)
     stale = [
         entry.get(VERSION_FIELD) != KEYS_VERSION or CLEAN_FIELD not in entry for entry in parsed
     ]
-    frame = pd.DataFrame.from_records(
-        [entry.get(CLEAN_FIELD) or {} for entry in parsed], index=stored.index, columns=names
-    )
-    return frame.astype("string"), pd.Series(stale, index=stored.index, dtype=bool)
+    forms = _by_attribute(entity, [entry.get(CLEAN_FIELD) or {} for entry in parsed], stored.index)
+    return forms, pd.Series(stale, index=stored.index, dtype=bool)
 
 
 def parse_keys(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     """The stored match keys (JSON text or None per record) by attribute, and which of them
     are stale (missing, or stamped by another version), both by the index of ``stored``."""
-    names = attribute_names(entity)
+    parsed = _parsed(stored)
+    stale = [entry.get(VERSION_FIELD) != KEYS_VERSION for entry in parsed]
+    return _by_attribute(entity, parsed, stored.index), pd.Series(stale, index=stored.index)
+
+
+def _parsed(stored: pd.Series) -> list[dict[str, Any]]:
     # One parse of one JSON array is much faster than a parse per record.
-    parsed = json.loads("[" + ",".join(text or "{}" for text in stored) + "]")
-    frame = pd.DataFrame.from_records(parsed, index=stored.index, columns=[*names, VERSION_FIELD])
-    stale = frame[VERSION_FIELD].ne(KEYS_VERSION).to_numpy(dtype=bool)
-    return frame[names].astype("string"), pd.Series(stale, index=stored.index)
+    texts = (text if isinstance(text, str) and text else "{}" for text in stored)
+    parsed: list[dict[str, Any]] = json.loads("[" + ",".join(texts) + "]")
+    return parsed
+
+
+def _by_attribute(entity: Entity, rows: list[dict[str, Any]], index: pd.Index) -> pd.DataFrame:
+    """Rows of values by attribute name as a frame of text columns (NA where absent), built
+    column by column: much faster than a frame from a list of dicts."""
+    return pd.DataFrame(
+        {
+            name: pd.array([row.get(name) for row in rows], dtype="string")
+            for name in attribute_names(entity)
+        },
+        index=index,
+    )

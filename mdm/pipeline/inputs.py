@@ -8,6 +8,7 @@ more, to learn which of the ids it derived were ever used (``ids_in_use``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +18,14 @@ from sqlalchemy import Connection
 
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project
+from mdm.match_keys import parse_clean, region_of
 from mdm.matching.model import FellegiSunterModel
 from mdm.pipeline import index
 from mdm.pipeline.match_input import accounts_with, match_input, referred_accounts
 from mdm.pipeline.models import RunModels
 from mdm.pipeline.scope import Scope
-from mdm.schema import Entity, Kind
-from mdm.standardize import match_values
+from mdm.schema import Entity, Kind, attribute_names
+from mdm.standardize import clean_frame, match_values
 from mdm.store import golden, records, stewardship
 
 KEYS = ["source", "source_key"]
@@ -65,8 +67,7 @@ class ResolutionInputs:
     oversized: frozenset[str]
     decisions: pd.DataFrame  # active steward decisions of the entity
     history: IdentityHistory
-    # attributes (JSON text), match_keys (JSON text: keys and display forms), last_modified
-    # per record, row for row
+    # last_modified and the display forms (by attribute) per record, row for row
     stored: pd.DataFrame
     now: datetime | None  # the newest record time: survivorship's "now"
     pins: pd.DataFrame  # active value pins of the entity
@@ -86,7 +87,7 @@ def read_inputs(
     scoped = scope.records
     given = scope.match_input
     frame = match_input(connection, project, entity, scoped) if given is None else given
-    stored = records.records_with_forms_in(connection, scoped["record_id"].astype(int).tolist())
+    stored = _stored(connection, project, entity, scoped, full)
     return ResolutionInputs(
         entity=entity,
         records=scoped,
@@ -99,13 +100,34 @@ def read_inputs(
         oversized=frozenset() if full else index.oversized_blocks(connection, entity, spec, frame),
         decisions=stewardship.active_decisions(connection, entity),
         history=_identity_history(connection, run_id, entity, scope, full),
-        stored=stored.set_index("record_id").loc[scoped["record_id"].astype(int)],
+        stored=stored,
         now=records.latest_modified(connection, entity),
         pins=stewardship.active_pins(connection, entity),
         accounts=(
             _account_evidence(connection, project, scoped) if entity is Entity.CONTACT else None
         ),
     )
+
+
+def _stored(
+    connection: Connection, project: Project, entity: Entity, scoped: pd.DataFrame, full: bool
+) -> pd.DataFrame:
+    """The scope's records' time and display forms, as their versions stored them when
+    written; those written by an older mdm are standardized from their attributes now."""
+    ids = scoped["record_id"].astype("int64")
+    read = records.live_forms(connection, entity) if full else records.forms_in(connection, ids.tolist())
+    read = read.set_index("record_id").reindex(ids.to_numpy())
+    clean, stale = parse_clean(entity, pd.Series(read["match_keys"].to_numpy(), index=scoped.index))
+    if stale.any():
+        stale_ids = ids[stale].tolist()
+        found = records.records_in(connection, stale_ids).set_index("record_id").loc[stale_ids]
+        raw = pd.DataFrame(
+            [json.loads(text) for text in found["attributes"]], index=scoped.index[stale]
+        ).reindex(columns=attribute_names(entity))
+        region = region_of(project, scoped.loc[stale, "source"])
+        clean.loc[stale] = clean_frame(entity, raw.astype("string"), region)
+    clean.insert(0, "last_modified", read["last_modified"].to_numpy())
+    return clean
 
 
 def _identity_history(

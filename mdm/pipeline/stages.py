@@ -14,16 +14,13 @@ import pandas as pd
 from mdm.config import MatchSpec
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
-from mdm.match_keys import parse_clean
 from mdm.matching.decide import Decision
 from mdm.matching.protocol import DEFAULT_ENGINE, engine_named
 from mdm.matching.result import MatchResult
 from mdm.pipeline import index
 from mdm.pipeline.inputs import ResolutionInputs
-from mdm.pipeline.keys import region_of
 from mdm.relate import relate_contacts
-from mdm.schema import Entity, attribute_names, survived_attribute_names
-from mdm.standardize import clean_frame
+from mdm.schema import survived_attribute_names
 from mdm.survivorship import Golden, build_golden
 
 KEYS = ["source", "source_key"]
@@ -88,7 +85,6 @@ def members_of(
 ) -> pd.DataFrame:
     """The scope's records with their display values, system, time and golden id."""
     records, stored, entity = inputs.records, inputs.stored, inputs.entity
-    clean = display_forms(project, entity, records, stored)
     systems = {source.name: source.system for source in project.spec.sources}
     frame = pd.DataFrame(
         {
@@ -101,25 +97,7 @@ def members_of(
         },
         index=records.index,
     )
-    return pd.concat([frame, clean[survived_attribute_names(entity)]], axis=1)
-
-
-def display_forms(
-    project: Project, entity: Entity, records: pd.DataFrame, stored: pd.DataFrame
-) -> pd.DataFrame:
-    """The records' display forms as their versions stored them when written; those written
-    by an older mdm are standardized from their attributes now."""
-    clean, stale = parse_clean(
-        entity, pd.Series(stored["match_keys"].to_numpy(), index=records.index)
-    )
-    if stale.any():
-        attributes = stored["attributes"].to_numpy()[stale.to_numpy()]
-        raw = pd.DataFrame(
-            [json.loads(text) for text in attributes], index=records.index[stale]
-        ).reindex(columns=attribute_names(entity))
-        region = region_of(project, records.loc[stale, "source"])
-        clean.loc[stale] = clean_frame(entity, raw.astype("string"), region)
-    return clean
+    return pd.concat([frame, stored[survived_attribute_names(entity)]], axis=1)
 
 
 def survive(

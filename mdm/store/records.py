@@ -87,10 +87,21 @@ def records_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFram
     return _versions_in(connection, record_ids, columns)
 
 
-def records_with_forms_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
-    """``records_in`` with each version's stored match keys and display forms (match_keys)."""
-    columns = ["source", "source_key", "last_modified", "attributes", "match_keys"]
-    return _versions_in(connection, record_ids, columns)
+def forms_in(connection: Connection, record_ids: Sequence[int]) -> pd.DataFrame:
+    """record_id, last_modified and match_keys (the stored match keys and display forms) of
+    the given record versions, by record id."""
+    return _versions_in(connection, record_ids, ["last_modified", "match_keys"])
+
+
+def live_forms(connection: Connection, entity: Entity) -> pd.DataFrame:
+    """``forms_in`` of every live record of an entity, read at once, by record id."""
+    table = table_of(SourceRecord)
+    statement = (
+        select(table.c.id.label("record_id"), table.c.last_modified, table.c.match_keys)
+        .where(table.c.entity == entity, table.c.is_current.is_(True), table.c.deleted.is_(False))
+        .order_by(table.c.id)
+    )
+    return read_frame(connection, statement)
 
 
 def changed_records(connection: Connection, entity: Entity, run_id: int) -> pd.DataFrame:
