@@ -115,7 +115,11 @@ def _stored(
     """The scope's records' time and display forms, as their versions stored them when
     written; those written by an older mdm are standardized from their attributes now."""
     ids = scoped["record_id"].astype("int64")
-    read = records.live_forms(connection, entity) if full else records.forms_in(connection, ids.tolist())
+    read = (
+        records.live_forms(connection, entity)
+        if full
+        else records.forms_in(connection, ids.tolist())
+    )
     read = read.set_index("record_id").reindex(ids.to_numpy())
     clean, stale = parse_clean(entity, pd.Series(read["match_keys"].to_numpy(), index=scoped.index))
     if stale.any():
