@@ -55,7 +55,12 @@ def hashed(texts: Iterable[str]) -> npt.NDArray[np.int64]:
         array = np.asarray(list(texts), dtype=object)
     if not len(array):
         return np.empty(0, dtype=np.int64)
-    return np.asarray(pd.util.hash_array(array), dtype=np.uint64).view(np.int64)
+    # Each text hashed as it is, not first factorized (``categorize``): the same hashes, several
+    # times faster on key texts. Only a missing value hashes otherwise uncategorized.
+    categorize = bool(pd.isna(array).any())
+    return np.asarray(pd.util.hash_array(array, categorize=categorize), dtype=np.uint64).view(
+        np.int64
+    )
 
 
 def value_texts(kind: KeyKind, values: pd.Series) -> npt.NDArray[np.object_]:

@@ -29,7 +29,7 @@ share that moved (``mdm.pipeline.scope``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -71,8 +71,9 @@ BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
 def index_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
     """record_id, key of the lookup keys of the records of ``frame`` (the match input:
     record_id, source, the match keys and, for contacts, account_id): what ``record_key``
-    holds. Every record has at least its ``LIVE`` key."""
-    return _rows(lookup_texts(project, entity, frame))
+    holds, distinct and in its primary-key order. Every record has at least its ``LIVE``
+    key."""
+    return _lookup_texts(project, entity, frame).rows()
 
 
 def frequency_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
@@ -81,48 +82,78 @@ def frequency_rows(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.
     record."""
     frame = frame.reset_index(drop=True)
     texts = _frequency_texts(frame, project.rules.match[entity], values=False)
-    if not texts:
-        return pd.DataFrame(
-            {"record_id": pd.Series(dtype="int64"), "key": pd.Series(dtype="int64")}
+    return KeyTexts.joined(texts).rows()
+
+
+@dataclass(frozen=True)
+class KeyTexts:
+    """Key texts of records, as plain arrays: record ``record_ids[i]`` has the key
+    ``texts[i]``; ``blocks`` marks the blocking keys."""
+
+    record_ids: npt.NDArray[np.int64]
+    texts: npt.NDArray[np.object_]
+    blocks: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def of(record_ids: npt.ArrayLike, texts: npt.ArrayLike, *, blocks: bool = False) -> KeyTexts:
+        ids = np.asarray(record_ids, dtype=np.int64)
+        return KeyTexts(ids, np.asarray(texts, dtype=object), np.full(len(ids), blocks))
+
+    @staticmethod
+    def joined(parts: Sequence[KeyTexts]) -> KeyTexts:
+        if not parts:
+            return KeyTexts.of([], [])
+        return KeyTexts(
+            np.concatenate([part.record_ids for part in parts]),
+            np.concatenate([part.texts for part in parts]),
+            np.concatenate([part.blocks for part in parts]),
         )
-    return _rows(pd.concat(texts, ignore_index=True))
+
+    def keys(self) -> npt.NDArray[np.int64]:
+        return hashed(self.texts)
+
+    def rows(self, keys: npt.NDArray[np.int64] | None = None) -> pd.DataFrame:
+        """The distinct (record_id, key) rows, in primary-key order (``keys``: the hashes of
+        the texts, if made already)."""
+        keys = self.keys() if keys is None else keys
+        order = np.lexsort((keys, self.record_ids))
+        record_ids, keys = self.record_ids[order], keys[order]
+        distinct = np.ones(len(order), dtype=bool)
+        distinct[1:] = (record_ids[1:] != record_ids[:-1]) | (keys[1:] != keys[:-1])
+        return pd.DataFrame({"record_id": record_ids[distinct], "key": keys[distinct]})
 
 
-def _rows(texts: pd.DataFrame) -> pd.DataFrame:
-    rows = pd.DataFrame(
-        {"record_id": texts["record_id"].to_numpy(dtype="int64"), "key": hashed(texts["text"])}
-    )
-    return rows.drop_duplicates(ignore_index=True)
-
-
-def lookup_texts(project: Project, entity: Entity, frame: pd.DataFrame) -> pd.DataFrame:
+def _lookup_texts(project: Project, entity: Entity, frame: pd.DataFrame) -> KeyTexts:
     frame = frame.reset_index(drop=True)
     spec = project.rules.match[entity]
     ids = frame["record_id"].to_numpy(dtype="int64")
-    live = pd.DataFrame({"record_id": ids, "text": key_text(KeyKind.LIVE)})
+    live = KeyTexts.of(ids, np.full(len(ids), key_text(KeyKind.LIVE), dtype=object))
     parts = [live, _block_texts(frame, spec, ids), *_frequency_texts(frame, spec, values=True)]
     if entity is Entity.ACCOUNT:
         parts += [
-            _value_texts(frame, "name", KeyKind.NAME),
-            _value_texts(frame, "domain", KeyKind.DOMAIN),
+            _value_texts(ids, frame["name"], KeyKind.NAME),
+            _value_texts(ids, frame["domain"], KeyKind.DOMAIN),
         ]
     else:
         parts += [
-            _reference_texts(project, frame),
-            _value_texts(frame, "company", KeyKind.NAME),
-            _value_texts(
-                frame.assign(domain=email_domains(frame["email"])), "domain", KeyKind.DOMAIN
-            ),
-            _value_texts(frame, "account_id", KeyKind.ACCOUNT),
+            _reference_texts(project, frame, ids),
+            _value_texts(ids, frame["company"], KeyKind.NAME),
+            _value_texts(ids, email_domains(frame["email"]), KeyKind.DOMAIN),
+            _value_texts(ids, frame["account_id"], KeyKind.ACCOUNT),
         ]
-    return pd.concat(parts, ignore_index=True)
+    return KeyTexts.joined(parts)
 
 
-def _block_texts(frame: pd.DataFrame, spec: MatchSpec, ids: npt.NDArray[np.int64]) -> pd.DataFrame:
-    texts = block_texts(frame, spec)
-    return pd.DataFrame(
-        {"record_id": ids[texts["row"].to_numpy(dtype="int64")], "text": texts["text"].to_numpy()}
-    )
+def _block_texts(frame: pd.DataFrame, spec: MatchSpec, ids: npt.NDArray[np.int64]) -> KeyTexts:
+    keys = block_key_texts(frame, spec)
+    rows = keys["row"].to_numpy(dtype="int64")
+    return KeyTexts.of(ids[rows], _prefixed(BLOCK_PREFIX, keys["key"]), blocks=True)
+
+
+def _prefixed(prefix: str, values: pd.Series) -> npt.NDArray[np.object_]:
+    """``prefix`` + each of ``values`` (none missing) as text, as Python strings (what is
+    hashed): joined as Arrow strings, then made Python strings once."""
+    return (prefix + values.astype(str)).to_numpy(dtype=object)
 
 
 def block_texts(frame: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
@@ -146,7 +177,7 @@ def oversized_blocks(
     return frozenset(text[len(BLOCK_PREFIX) :] for text in large.tolist())
 
 
-def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec, *, values: bool) -> list[pd.DataFrame]:
+def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec, *, values: bool) -> list[KeyTexts]:
     """Per term-frequency adjusted comparison, each record's value key (``values``) or its
     "has a value" key."""
     ids = frame["record_id"].to_numpy(dtype="int64")
@@ -156,19 +187,17 @@ def _frequency_texts(frame: pd.DataFrame, spec: MatchSpec, *, values: bool) -> l
         present = column.notna().to_numpy(dtype=bool)
         name = key_text(KeyKind.FREQUENCY, comparison.key)
         if values:
-            text = name + SEPARATOR + column[present].astype(str).to_numpy(dtype=object)
+            text = _prefixed(name + SEPARATOR, column[present])
         else:
             text = np.full(int(present.sum()), name, dtype=object)
-        out.append(pd.DataFrame({"record_id": ids[present], "text": text}))
+        out.append(KeyTexts.of(ids[present], text))
     return out
 
 
 def value_keys(project: Project, entity: Entity, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
     """The term-frequency value keys of the records of ``frame`` (the match keys)."""
     texts = _frequency_texts(frame.reset_index(drop=True), project.rules.match[entity], values=True)
-    if not texts:
-        return np.empty(0, dtype=np.int64)
-    return np.unique(hashed(pd.concat(texts, ignore_index=True)["text"]))
+    return np.unique(KeyTexts.joined(texts).keys())
 
 
 def population_keys(project: Project, entity: Entity) -> npt.NDArray[np.int64]:
@@ -178,31 +207,32 @@ def population_keys(project: Project, entity: Entity) -> npt.NDArray[np.int64]:
     return hashed(names)
 
 
+# A plain address (match form): the domain of its host is the domain of the address.
+_PLAIN_EMAIL: Final = r"[a-z0-9._%+\-]+@[a-z0-9.\-]+"
+
+
 def email_domains(emails: pd.Series) -> pd.Series:
     """The domain (match form) of each email (match form): what attaches a contact to the
-    account of that domain."""
-    return match_values(Kind.DOMAIN, emails)
+    account of that domain.
+
+    An email's domain is its host's (``mdm.standardize.domain``): plain addresses give their
+    host, far fewer distinct values to standardize than the addresses; any other as it is."""
+    plain = emails.str.fullmatch(_PLAIN_EMAIL).fillna(False).to_numpy(dtype=bool)
+    hosts = emails.where(~plain, emails.str.replace(r"^[^@]*@", "", regex=True))
+    return match_values(Kind.DOMAIN, hosts)
 
 
-def _value_texts(frame: pd.DataFrame, column: str, kind: KeyKind) -> pd.DataFrame:
-    present = frame.dropna(subset=[column])
-    return pd.DataFrame(
-        {
-            "record_id": present["record_id"].to_numpy(),
-            "text": (key_text(kind) + SEPARATOR + present[column].astype(str)).to_numpy(),
-        }
-    )
+def _value_texts(ids: npt.NDArray[np.int64], values: pd.Series, kind: KeyKind) -> KeyTexts:
+    """The ``kind`` key of each record's value (``values``, in the order of ``ids``)."""
+    present = values.notna().to_numpy(dtype=bool)
+    return KeyTexts.of(ids[present], _prefixed(key_text(kind) + SEPARATOR, values[present]))
 
 
-def _reference_texts(project: Project, frame: pd.DataFrame) -> pd.DataFrame:
-    refers = frame.assign(account_source=frame["source"].map(account_sources(project)))
-    refers = refers.dropna(subset=["account_source", "account_key"])
-    return pd.DataFrame(
-        {
-            "record_id": refers["record_id"].to_numpy(),
-            "text": reference_texts(refers["account_source"], refers["account_key"]),
-        }
-    )
+def _reference_texts(project: Project, frame: pd.DataFrame, ids: npt.NDArray[np.int64]) -> KeyTexts:
+    sources = frame["source"].map(account_sources(project))
+    present = (sources.notna() & frame["account_key"].notna()).to_numpy(dtype=bool)
+    texts = reference_texts(sources[present], frame.loc[present, "account_key"])
+    return KeyTexts.of(ids[present], texts)
 
 
 def reference_texts(sources: pd.Series, keys: pd.Series) -> npt.NDArray[np.object_]:
@@ -268,11 +298,9 @@ def reindex(
         nothing = np.empty(0, dtype=np.int64)
         return Reindexed(nothing, pd.Series(dtype="int64"), nothing)
     before = record_index.record_keys_of(connection, ids)
-    texts = lookup_texts(project, entity, frame)
-    keys = hashed(texts["text"])  # once: the rows to index and the blocks to search by
-    after = pd.DataFrame(
-        {"record_id": texts["record_id"].to_numpy(dtype="int64"), "key": keys}
-    ).drop_duplicates(ignore_index=True)
+    texts = _lookup_texts(project, entity, frame)
+    keys = texts.keys()  # once: the rows to index and the blocks to search by
+    after = texts.rows(keys)
     both = before.merge(after, how="outer", indicator=True)
     gone = both.loc[both["_merge"] == "left_only", ["record_id", "key"]]
     new = both.loc[both["_merge"] == "right_only", ["record_id", "key"]]
@@ -294,7 +322,7 @@ def reindex(
     counts = change.groupby("key")["sign"].sum().astype("int64")
     record_index.add_key_counts(connection, entity, counts)
     return Reindexed(
-        blocks=np.unique(keys[texts["text"].str.startswith(BLOCK_PREFIX).to_numpy(dtype=bool)]),
+        blocks=np.unique(keys[texts.blocks]),
         counts=counts[counts != 0],
         values=np.union1d(value_keys(project, entity, frame), value_keys(project, entity, left)),
     )
@@ -327,5 +355,9 @@ def _versions(
 def rebuild(connection: Connection, project: Project, entity: Entity, frame: pd.DataFrame) -> None:
     """The entity's whole index and counts, from the match input of every live record."""
     rows = index_rows(project, entity, frame)
-    counted = pd.concat([rows, frequency_rows(project, entity, frame)], ignore_index=True)
-    record_index.replace_record_keys(connection, entity, rows, counted.groupby("key").size())
+    counted = np.concatenate(
+        [rows["key"].to_numpy(np.int64), frequency_rows(project, entity, frame)["key"].to_numpy()]
+    )
+    keys, records = np.unique(counted, return_counts=True)  # by key
+    counts = pd.Series(records.astype(np.int64), index=keys)
+    record_index.replace_record_keys(connection, entity, rows, counts)
