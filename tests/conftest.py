@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from mdm.matching.protocol import ENGINE_NAMES, MatchEngine, engine_named
+from mdm.store import open_store, runs
+from mdm.store.migrate import migrate
 
 POSTGRES_URL = os.environ.get(
     "MDM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -80,3 +82,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(request: pytest.FixtureRequest) -> MatchEngine:
     """Each match engine in turn (as ``store_url`` gives each store)."""
     return engine_named(request.param)
+
+
+@pytest.fixture
+def connection(store_url: str) -> Iterator[Connection]:
+    """A transaction on a store at this version's schema, with one run row (id 1); a test
+    module may define a ``connection`` of its own."""
+    store = open_store(store_url, writing=True)
+    try:
+        migrate(store)
+        with store.transaction() as connection:
+            assert runs.start_run(connection, "test", {}) == 1
+            yield connection
+    finally:
+        store.close()

@@ -4,8 +4,6 @@ key hashes are pandas' stable hashes; revision 0007 keeps the index of an older 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,26 +14,12 @@ from mdm.pipeline import index
 from mdm.record_keys import hashed
 from mdm.schema import Entity, Kind
 from mdm.standardize import match_values
-from mdm.store import open_store, record_index, runs
+from mdm.store import record_index
 from mdm.store.bulk import table_of
-from mdm.store.migrate import migrate
 from mdm.store.schema_version import alembic_config, current_revision, upgrade
 from mdm.store.tables import KeyCount, RecordKey
 
 INT64 = np.iinfo(np.int64)
-
-
-@pytest.fixture
-def connection(store_url: str) -> Iterator[Connection]:
-    """A transaction on a store at this version's schema, with one run row (id 1)."""
-    store = open_store(store_url, writing=True)
-    try:
-        migrate(store)
-        with store.transaction() as connection:
-            assert runs.start_run(connection, "test", {}) == 1
-            yield connection
-    finally:
-        store.close()
 
 
 def random_keys(seed: int, records: int, per_record: int) -> pd.DataFrame:

@@ -5,7 +5,6 @@ row and every value exact, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from mdm.cli import app
 from mdm.errors import MdmError, Reason
 from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
-from mdm.store import golden, open_store, record_index, records, runs
+from mdm.store import golden, open_store, record_index, records
 from mdm.store.bulk import CHUNK, insert_frame, read_in, table_of, to_rows
 from mdm.store.lock import writer_lock
-from mdm.store.migrate import migrate, migrate_store
+from mdm.store.migrate import migrate_store
 from mdm.store.schema_version import alembic_config, current_revision, head_revision, upgrade
 from mdm.store.tables import Lineage, RecordKey, SourceRecord, ValuePin, Xref
 
@@ -40,19 +39,6 @@ TABLES = {
     "quarantine",
 }
 OLD_REVISION = "0004"
-
-
-@pytest.fixture
-def connection(store_url: str) -> Iterator[Connection]:
-    """A transaction on a store at this version's schema, with one run row (id 1)."""
-    store = open_store(store_url, writing=True)
-    try:
-        migrate(store)
-        with store.transaction() as connection:
-            assert runs.start_run(connection, "test", {}) == 1
-            yield connection
-    finally:
-        store.close()
 
 
 # ---- schema and migrations -------------------------------------------------------------------
