@@ -241,6 +241,7 @@ class ReviewItem(SQLModel, table=True):
     __tablename__ = "review_item"
     __table_args__ = (
         Index("ix_review_item_open", "entity", "status"),
+        Index("ix_review_item_queue", "status", "priority"),
         Index(
             "ix_review_item_pair", "entity", "left_source", "left_key", "right_source", "right_key"
         ),
@@ -258,6 +259,15 @@ class ReviewItem(SQLModel, table=True):
     # Per comparison: its level label and weight (JSON), so the queue explains itself.
     levels: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(max_length=16)  # open | decided | gone (no longer a review pair)
+    # Why an item left the queue without a decision (its records merged, split or changed).
+    closed_reason: str | None = Field(default=None, sa_column=Column(Text))
+    closed_at: datetime | None = None
+    # How much deciding it helps: uncertainty (probability near 0.5) times impact (records the
+    # decision would join or separate); the queue shows the highest first.
+    priority: float | None = None
+    # A steward passed over it: it goes to the back of the queue, still open.
+    skipped_by: str | None = Field(default=None, max_length=128)
+    skipped_at: datetime | None = None
 
 
 class ValuePin(SQLModel, table=True):
@@ -280,6 +290,7 @@ class AuditLog(SQLModel, table=True):
     """Every steward action, who did it and when."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor", "actor", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime
@@ -287,6 +298,36 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=32)
     target: str = Field(max_length=256)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WebUser(SQLModel, table=True):
+    """A person who signs in to the workbench: viewer, steward or admin."""
+
+    __tablename__ = "web_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    role: str = Field(max_length=16)  # viewer | steward | admin
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))  # argon2id
+    active: bool = True
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A machine's credential for the REST API, sent as ``Authorization: Bearer``. Only a
+    hash of the token is kept: it is shown once, when created."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)  # sha256 hex of the token
+    created_by: str = Field(max_length=128)
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class RecordKey(SQLModel, table=True):
