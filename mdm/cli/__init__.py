@@ -4,7 +4,7 @@ prints. ``app`` is the Typer app and ``main`` runs it (the ``mdm`` script)."""
 from collections.abc import Callable
 from typing import Any
 
-from mdm.cli import read_commands, run_commands, steward_commands
+from mdm.cli import read_commands, run_commands, steward_commands, web_commands
 from mdm.cli.base import app, console, errors
 
 # In the order ``mdm --help`` lists them.
@@ -28,9 +28,12 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "review": read_commands.review,
     "explain": read_commands.explain,
     "demo": run_commands.demo,
+    "serve": web_commands.serve,
 }
 for name, command in COMMANDS.items():
     app.command(name)(command)
+app.add_typer(web_commands.users, name="user")
+app.add_typer(web_commands.tokens, name="token")
 
 
 def main() -> None:

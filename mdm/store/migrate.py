@@ -54,3 +54,20 @@ def migrate_store(url: str, wait_seconds: float | None) -> Migration:
             return migration
     finally:
         store.close()
+
+
+def open_migrated(url: str, command: str, wait_seconds: float | None) -> Store:
+    """Open the store at ``url`` for a process that writes little and runs long (the web
+    server, user management): migrated to this version first if it needs it, under the writer
+    lock; a store already current is opened without waiting for a run in progress."""
+    store = open_store(url, writing=True)
+    try:
+        with store.transaction() as connection:
+            current = schema_version.schema_state(connection).at_head
+        if not current:
+            with writing(store, command, wait_seconds):
+                pass
+    except BaseException:
+        store.close()
+        raise
+    return store

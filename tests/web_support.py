@@ -1,0 +1,70 @@
+"""What the web tests share: a demo project after a run, the app over its store, and clients
+signed in as each role (by session cookie, the way a browser is, or by API token)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mdm import pipeline
+from mdm.config import load_project
+from mdm.config.specs import Project
+from mdm.demo import generate_demo
+from mdm.project_files import DEFAULT_RULES
+from mdm.store import open_store
+from mdm.web import accounts, create_app
+
+PASSWORD = "correct horse battery"
+SECRET = b"test-secret-not-for-production"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def demo_project(directory: Path, store_url: str, accounts_count: int = 40) -> Project:
+    """A demo project after its first run, with a review queue."""
+    generate_demo(directory, accounts=accounts_count, faults=False)
+    toml = directory / "mdm.toml"
+    toml.write_text(toml.read_text().replace("sqlite:///mdm.db", store_url))
+    shutil.copytree(DEFAULT_RULES, directory / "rules")
+    project = load_project(directory)
+    pipeline.run(project)
+    return project
+
+
+def add_people(project: Project) -> None:
+    """One user of each role, named after it: viewer, steward, admin."""
+    for role in accounts.Role:
+        accounts.add_user(project.store_url, role.value, role, PASSWORD, "test")
+
+
+@contextmanager
+def app_client(project: Project, session_hours: float = 12.0) -> Iterator[TestClient]:
+    store = open_store(project.store_url)
+    try:
+        app = create_app(project, store, secret=SECRET, session_hours=session_hours)
+        with TestClient(app, follow_redirects=False) as client:
+            yield client
+    finally:
+        store.close()
+
+
+def csrf_of(client: TestClient, path: str = "/signin") -> str:
+    """The CSRF token the page at ``path`` gives its forms."""
+    page = client.get(path)
+    found = CSRF_INPUT.search(page.text)
+    assert found, f"no CSRF token on {path}: {page.status_code} {page.text[:200]}"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Sign ``client`` in as ``name``; the CSRF token of the new session."""
+    token = csrf_of(client)
+    answer = client.post(
+        "/signin", data={"name": name, "password": password, "csrf_token": token, "next": "/"}
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    return csrf_of(client, "/signin")
