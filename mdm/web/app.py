@@ -17,6 +17,7 @@ from mdm.store.database import Store
 from mdm.web.deps import SignInRequired, WebContext, is_api
 from mdm.web.rendering import HERE, render
 from mdm.web.session import SessionCodec
+from mdm.web.timing import ServerTiming
 
 # The modules whose ``router`` the app serves, in this order.
 ROUTE_MODULES = [
@@ -57,6 +58,7 @@ def create_app(
     for name in ROUTE_MODULES:
         app.include_router(importlib.import_module(name).router)
     _handle_errors(app)
+    app.add_middleware(ServerTiming)
     return app
 
 
