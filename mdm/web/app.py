@@ -6,10 +6,11 @@ from __future__ import annotations
 import importlib
 from http import HTTPStatus
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
