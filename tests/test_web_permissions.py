@@ -65,6 +65,8 @@ def samples(project: Project) -> dict[str, str]:
         "source": str(source),
         "key": str(key),
         "source_key": str(key),
+        "name": "nobody",
+        "token_id": "999999",
     }
 
 

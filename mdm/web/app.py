@@ -23,6 +23,7 @@ from mdm.web.timing import ServerTiming
 # The modules whose ``router`` the app serves, in this order.
 ROUTE_MODULES = [
     "mdm.web.routes.auth",
+    "mdm.web.routes.admin",
 ]
 
 # How an MdmError's reason is answered over HTTP.
