@@ -4,7 +4,7 @@ prints. ``app`` is the Typer app and ``main`` runs it (the ``mdm`` script)."""
 from collections.abc import Callable
 from typing import Any
 
-from mdm.cli import read_commands, run_commands, steward_commands, web_commands
+from mdm.cli import read_commands, run_commands, steward_commands, train_commands, web_commands
 from mdm.cli.base import app, console, errors
 
 # In the order ``mdm --help`` lists them.
@@ -27,6 +27,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "decide": steward_commands.decide,
     "review": read_commands.review,
     "explain": read_commands.explain,
+    "train": train_commands.train,
     "demo": run_commands.demo,
     "serve": web_commands.serve,
 }
