@@ -257,6 +257,25 @@ def test_a_company_name_against_the_other_records_work_mail_domain() -> None:
     ]
 
 
+def test_company_mail_domain_of_records_without_any_email_is_null() -> None:
+    compared = comparison_from_spec(
+        ComparisonSpec(
+            name="company_mail_domain",
+            field="company",
+            kind=ComparisonKind.COMPANY_MAIL_DOMAIN,
+            against="email",
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            "company": pd.array(["frontier dental", NA], dtype="string"),
+            "email": pd.array([NA, NA], dtype="string"),
+        }
+    )
+    one, other = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
+    assert compare_levels(frame, one, other, [compared]).tolist() == [[NULL]]
+
+
 def test_company_mail_domain_needs_its_email_field() -> None:
     with pytest.raises(ValueError, match="needs against"):
         ComparisonSpec(field="company", kind=ComparisonKind.COMPANY_MAIL_DOMAIN)

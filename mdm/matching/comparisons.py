@@ -335,6 +335,8 @@ def company_mail_domain_levels(
     out = np.full(len(left), NULL, dtype=np.int8)
     company_l, company_r = companies.codes[left], companies.codes[right]
     labels = emails.derived("work_domain_label", _work_domain_labels)
+    if not len(labels):  # no record here has an email address: nothing to compare
+        return out
     label_l = labels[np.maximum(emails.codes[left], 0)]
     label_r = labels[np.maximum(emails.codes[right], 0)]
     label_l[emails.codes[left] < 0] = ""

@@ -162,7 +162,7 @@ def _resolve_scope(
     changes = _golden(project, inputs, identity, clock)
     failpoints.reached(f"resolve.{entity}.survived")
     with clock.stage(f"{entity}.write") as stage:
-        reviews = review_items(inputs.records, matched.pairs)
+        reviews = review_items(inputs.records, matched.pairs, identity.golden_ids)
         written = write_scope(connection, run_id, entity, changes, inputs.records, reviews)
         stage.counts = (
             f"{counted(len(written.touched), 'golden record')} changed, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Set
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -152,8 +153,10 @@ def relate(
     return values, pd.concat([lineage, link_lineage], ignore_index=True)
 
 
-def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """The pairs the matcher sent to review, named by source and key, with their levels."""
+def review_items(records: pd.DataFrame, pairs: pd.DataFrame, golden_ids: pd.Series) -> pd.DataFrame:
+    """The pairs the matcher sent to review, named by source and key, with their levels and
+    their priority (``review_priority``); ``golden_ids``: the golden id of each of ``records``
+    after the run, row for row."""
     columns = [
         "left_source",
         "left_key",
@@ -162,13 +165,16 @@ def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         "weight",
         "probability",
         "levels",
+        "priority",
     ]
     if pairs.empty:
         return pd.DataFrame(columns=columns)
     review = pairs[pairs["decision"] == int(Decision.REVIEW)]
-    by_id = records.set_index(records["record_id"].astype("int64"))[KEYS]
-    left = by_id.reindex(review["left_record_id"].to_numpy())
-    right = by_id.reindex(review["right_record_id"].to_numpy())
+    record_ids = pd.Index(records["record_id"].astype("int64"))
+    left_rows = record_ids.get_indexer(pd.Index(review["left_record_id"].astype("int64")))
+    right_rows = record_ids.get_indexer(pd.Index(review["right_record_id"].astype("int64")))
+    by_row = records[KEYS].reset_index(drop=True)
+    left, right = by_row.take(left_rows), by_row.take(right_rows)
     level_columns = [c for c in review.columns if c.startswith("level_")]
     levels = [
         json.dumps(
@@ -176,6 +182,7 @@ def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         )
         for row in review[level_columns].itertuples(index=False, name=None)
     ]
+    probability = review["probability"].to_numpy(dtype=float)
     return pd.DataFrame(
         {
             "left_source": left["source"].to_numpy(),
@@ -183,7 +190,35 @@ def review_items(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
             "right_source": right["source"].to_numpy(),
             "right_key": right["source_key"].to_numpy(),
             "weight": review["weight"].to_numpy(dtype=float),
-            "probability": review["probability"].to_numpy(dtype=float),
+            "probability": probability,
             "levels": levels,
+            "priority": review_priority(probability, golden_ids.to_numpy(), left_rows, right_rows),
         }
     )
+
+
+def review_priority(
+    probability: npt.NDArray[np.float64],
+    golden_ids: npt.NDArray[Any],
+    left: npt.NDArray[np.intp],
+    right: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:
+    """How much deciding each review pair helps: uncertainty x impact, the queue's order.
+
+    * uncertainty = 1 - 2 |p - 0.5|: 1 at probability 0.5, 0 at 0 or 1;
+    * impact = the records the decision joins or separates: the members of the two golden
+      records the pair's records are in after the run, added when they are apart (a match
+      joins them), the members of the one golden record when they are together (a non-match
+      separates it).
+
+    ``golden_ids``: the golden id of every record of the scope after the run (a scope holds
+    every member of its golden records, so counting them there counts every member);
+    ``left``, ``right``: the rows of each pair's records in it. Whole arrays, no Python per
+    pair."""
+    codes, _ = pd.factorize(pd.Series(golden_ids, dtype=object))
+    sizes = np.bincount(codes)
+    left_code, right_code = codes[left], codes[right]
+    together = left_code == right_code
+    impact = np.where(together, sizes[left_code], sizes[left_code] + sizes[right_code])
+    uncertainty = 1.0 - 2.0 * np.abs(np.asarray(probability, dtype=np.float64) - 0.5)
+    return np.asarray(uncertainty * impact, dtype=np.float64)

@@ -20,7 +20,7 @@ from mdm.identity import IdentityResult
 from mdm.pipeline import index
 from mdm.pipeline.inputs import ResolutionInputs
 from mdm.schema import Entity
-from mdm.store import golden, stewardship
+from mdm.store import golden, search, stewardship
 from mdm.store.bulk import delete_in, execute_each, in_lists, insert_frame, table_of
 from mdm.store.tables import (
     GOLDEN_TABLES,
@@ -60,9 +60,22 @@ def write_scope(
     ``records`` (``reviews``: what the matcher sent to review)."""
     written = write_resolution(connection, run_id, entity, changes)
     failpoints.reached(f"resolve.{entity}.written")
-    stewardship.replace_reviews(connection, entity, records, reviews, run_id)
+    stewardship.replace_reviews(connection, entity, _reviewed(changes, records), reviews, run_id)
     failpoints.reached(f"resolve.{entity}.reviewed")
     return written
+
+
+def _reviewed(changes: GoldenChanges, records: pd.DataFrame) -> pd.DataFrame:
+    """source, source_key, golden_id: the scope's records with the golden record each is in
+    after the run (``changes.members`` is ``records`` row for row), and the records that were
+    in its golden records before and are no longer live, with none."""
+    after = records[["source", "source_key"]].assign(
+        golden_id=changes.members["golden_id"].to_numpy(dtype=object)
+    )
+    before = changes.previous[["source", "source_key"]]
+    known = pd.MultiIndex.from_frame(after[["source", "source_key"]].astype(str))
+    left = before[~pd.MultiIndex.from_frame(before.astype(str)).isin(known)]
+    return pd.concat([after, left.assign(golden_id=None)], ignore_index=True)
 
 
 def write_index(
@@ -103,6 +116,9 @@ def write_resolution(
     # As objects: isin over Arrow strings tests each row in Python.
     fresh = changes.lineage[changes.lineage["golden_id"].astype(object).isin(changed).to_numpy()]
     insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
+    search.replace_search_keys(
+        connection, entity, [*changed, *merged, *identity.retired], changes.values.loc[changed]
+    )
     _write_xref(connection, run_id, entity, changes.members, changes.previous)
     _write_redirects(connection, run_id, entity, identity)
     _write_history(connection, run_id, entity, changes, counts, changed, existing)

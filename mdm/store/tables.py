@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text, text
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Field, SQLModel
 
 from mdm.schema import Entity
@@ -242,12 +243,23 @@ class ReviewItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_review_item_open", "entity", "status"),
         Index("ix_review_item_queue", "status", "priority"),
+        # The skipped items only (revision 0009): the back of the queue, read in its order
+        # without walking the others.
+        Index(
+            "ix_review_item_skipped",
+            "status",
+            "priority",
+            sqlite_where=text("skipped_at IS NOT NULL"),
+            postgresql_where=text("skipped_at IS NOT NULL"),
+        ),
         Index(
             "ix_review_item_pair", "entity", "left_source", "left_key", "right_source", "right_key"
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The run that found the pair: a later run that finds it again, its records unchanged,
+    # keeps the item (one open item per pair) and brings its scores and priority up to date.
     run_id: int = Field(foreign_key="run.id")
     entity: str = Field(max_length=16)
     left_source: str = Field(max_length=128)
@@ -362,6 +374,29 @@ class KeyCount(SQLModel, table=True):
     entity: str = Field(max_length=16, primary_key=True)
     key: int = Field(sa_column=Column(BigInteger, primary_key=True))
     records: int
+
+
+# Text compared byte by byte: on PostgreSQL in the "C" collation (SQLite compares bytes
+# already), so that a range of terms is exactly the terms with a prefix, whatever the database's
+# own collation.
+BYTEWISE_TEXT: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+class SearchKey(SQLModel, table=True):
+    """The terms a golden record is found by (revision 0009): its names folded (lower case,
+    accents and punctuation out) from each word on, its email address, phones in E.164 and
+    domain. Written by the run that writes the golden record; a merged or retired record has
+    none. Read by term or by prefix of a term (the primary key), never scanned."""
+
+    __tablename__ = "search_key"
+    __table_args__ = (
+        Index("ix_search_key_golden", "golden_id"),
+        {"sqlite_with_rowid": False},  # the rows in primary-key order, no rowid
+    )
+
+    kind: str = Field(primary_key=True, max_length=8)  # name | email | phone | domain
+    term: str = Field(sa_column=Column(BYTEWISE_TEXT, primary_key=True))
+    golden_id: str = Field(primary_key=True, max_length=32)
 
 
 GOLDEN_TABLES: dict[Entity, type[SQLModel]] = {

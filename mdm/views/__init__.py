@@ -16,7 +16,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mdm.views.audit import AuditPage, AuditRow, audit_page
     from mdm.views.base import ViewModel, read_only, reading
+    from mdm.views.dashboard import (
+        ClusterSize,
+        DashboardView,
+        GoldenRecordCount,
+        QueueState,
+        ReviewThresholds,
+        ScoreBin,
+        SourceRecordCount,
+        StewardDay,
+        SystemOverlap,
+        dashboard,
+    )
     from mdm.views.explain import ExplainedField, ExplanationView, explain_records
     from mdm.views.golden import (
         AccountSummary,
@@ -34,6 +47,16 @@ if TYPE_CHECKING:
         golden_lineage,
     )
     from mdm.views.quarantine import QuarantineRow, run_quarantine
+    from mdm.views.queue import (
+        PairField,
+        PairRecord,
+        PairView,
+        QueueFilters,
+        QueueItem,
+        QueuePage,
+        pair_view,
+        queue_page,
+    )
     from mdm.views.redirects import ResolvedId, current_id, resolve_id
     from mdm.views.review import ReviewItemView, review_queue
     from mdm.views.runs import (
@@ -46,34 +69,57 @@ if TYPE_CHECKING:
         recent_runs,
         run_view,
     )
+    from mdm.views.search import SearchHit, search_golden
 
 # Each name, and the module that defines it.
 _MODULES = {
     "AccountSummary": "mdm.views.golden",
+    "AuditPage": "mdm.views.audit",
+    "AuditRow": "mdm.views.audit",
+    "ClusterSize": "mdm.views.dashboard",
     "ContactSummary": "mdm.views.golden",
+    "DashboardView": "mdm.views.dashboard",
     "EntityCounts": "mdm.views.runs",
     "EventRow": "mdm.views.history",
     "ExplainedField": "mdm.views.explain",
     "ExplanationView": "mdm.views.explain",
+    "GoldenRecordCount": "mdm.views.dashboard",
     "GoldenView": "mdm.views.golden",
     "HistoryView": "mdm.views.history",
     "LineageRow": "mdm.views.history",
     "MatchStatistics": "mdm.views.runs",
     "MemberRecord": "mdm.views.golden",
+    "PairField": "mdm.views.queue",
+    "PairRecord": "mdm.views.queue",
+    "PairView": "mdm.views.queue",
     "QuarantineRow": "mdm.views.quarantine",
+    "QueueFilters": "mdm.views.queue",
+    "QueueItem": "mdm.views.queue",
+    "QueuePage": "mdm.views.queue",
+    "QueueState": "mdm.views.dashboard",
     "ResolvedId": "mdm.views.redirects",
     "ReviewItemView": "mdm.views.review",
+    "ReviewThresholds": "mdm.views.dashboard",
     "RunRow": "mdm.views.runs",
     "RunView": "mdm.views.runs",
+    "ScoreBin": "mdm.views.dashboard",
+    "SearchHit": "mdm.views.search",
     "SourceCounts": "mdm.views.runs",
+    "SourceRecordCount": "mdm.views.dashboard",
     "StageTiming": "mdm.views.runs",
+    "StewardDay": "mdm.views.dashboard",
+    "SystemOverlap": "mdm.views.dashboard",
     "VersionRow": "mdm.views.history",
     "ViewModel": "mdm.views.base",
+    "audit_page": "mdm.views.audit",
     "current_id": "mdm.views.redirects",
+    "dashboard": "mdm.views.dashboard",
     "explain_records": "mdm.views.explain",
     "golden_history": "mdm.views.history",
     "golden_lineage": "mdm.views.history",
     "golden_view": "mdm.views.golden",
+    "pair_view": "mdm.views.queue",
+    "queue_page": "mdm.views.queue",
     "read_only": "mdm.views.base",
     "reading": "mdm.views.base",
     "recent_runs": "mdm.views.runs",
@@ -81,6 +127,7 @@ _MODULES = {
     "review_queue": "mdm.views.review",
     "run_quarantine": "mdm.views.quarantine",
     "run_view": "mdm.views.runs",
+    "search_golden": "mdm.views.search",
 }
 
 
@@ -95,30 +142,52 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AccountSummary",
+    "AuditPage",
+    "AuditRow",
+    "ClusterSize",
     "ContactSummary",
+    "DashboardView",
     "EntityCounts",
     "EventRow",
     "ExplainedField",
     "ExplanationView",
+    "GoldenRecordCount",
     "GoldenView",
     "HistoryView",
     "LineageRow",
     "MatchStatistics",
     "MemberRecord",
+    "PairField",
+    "PairRecord",
+    "PairView",
     "QuarantineRow",
+    "QueueFilters",
+    "QueueItem",
+    "QueuePage",
+    "QueueState",
     "ResolvedId",
     "ReviewItemView",
+    "ReviewThresholds",
     "RunRow",
     "RunView",
+    "ScoreBin",
+    "SearchHit",
     "SourceCounts",
+    "SourceRecordCount",
     "StageTiming",
+    "StewardDay",
+    "SystemOverlap",
     "VersionRow",
     "ViewModel",
+    "audit_page",
     "current_id",
+    "dashboard",
     "explain_records",
     "golden_history",
     "golden_lineage",
     "golden_view",
+    "pair_view",
+    "queue_page",
     "read_only",
     "reading",
     "recent_runs",
@@ -126,4 +195,5 @@ __all__ = [
     "review_queue",
     "run_quarantine",
     "run_view",
+    "search_golden",
 ]
