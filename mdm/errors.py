@@ -14,6 +14,9 @@ class Reason(StrEnum):
     NOT_FOUND = "not-found"
     USAGE = "usage"
     BUSY = "busy"
+    # What an action was asked about changed since the asker looked (a record has a newer
+    # version than the page a steward decided on): nothing was done; look again.
+    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from mdm.cli.base import (
+    ActorOption,
     GoldenId,
     ProjectOption,
     console,
@@ -194,12 +196,29 @@ def review(
     project: ProjectOption = Path("."),
     entity: Annotated[Entity | None, typer.Option(help="account or contact.")] = None,
     limit: Annotated[int, typer.Option(help="How many pairs.")] = 50,
+    skip: Annotated[
+        int | None,
+        typer.Option(
+            "--skip",
+            metavar="ITEM_ID",
+            help="Skip this review item: it stays open, after the items nobody skipped.",
+        ),
+    ] = None,
+    actor: ActorOption = "cli",
 ) -> None:
-    """The pairs waiting for a steward, most likely matches first."""
+    """The pairs waiting for a steward, most likely matches first. --skip ITEM_ID passes
+    over one (audited)."""
     import pandas as pd
 
     from mdm.views import review_queue
 
+    if skip is not None:
+        from mdm import stewardship
+
+        with user_errors():
+            skipped = stewardship.skip_review(load(project), skip, actor)
+        console.print(escape(skipped.message))
+        return
     with user_errors():
         found = load_for_reading(project)
         with read_store(found) as connection:

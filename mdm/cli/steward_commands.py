@@ -1,4 +1,5 @@
-"""Steward commands: unmerge, pin, unpin, decide. Each binds later runs and is audited.
+"""Steward commands: unmerge, pin, unpin, decide, merge, move, undo. Each binds later runs
+and is audited.
 
 Each command imports the stewardship actions itself, for ``mdm --help`` to start fast: see
 ``mdm.cli.base``.
@@ -58,6 +59,7 @@ def pin(
     force: Annotated[
         bool, typer.Option(help="Pin the value exactly as given, even if it is not valid.")
     ] = False,
+    reason: ReasonOption = None,
 ) -> None:
     """Pin a golden value: it wins over survivorship until unpinned. The value is standardized
     and validated like a source value (a phone becomes E.164); --force keeps it as given."""
@@ -65,7 +67,7 @@ def pin(
 
     with user_errors():
         result = stewardship.pin_value(
-            load(project), golden_id, attribute, value, actor, force=force
+            load(project), golden_id, attribute, value, actor, force=force, reason=reason
         )
     console.print(escape(result.message))
 
@@ -75,12 +77,13 @@ def unpin(
     attribute: Annotated[str, typer.Argument(help="The pinned attribute.")],
     project: ProjectOption = Path("."),
     actor: ActorOption = "cli",
+    reason: ReasonOption = None,
 ) -> None:
     """Remove a pin: the value follows its survivorship rules again."""
     from mdm import stewardship
 
     with user_errors():
-        result = stewardship.unpin_value(load(project), golden_id, attribute, actor)
+        result = stewardship.unpin_value(load(project), golden_id, attribute, actor, reason)
     console.print(escape(result.message))
 
 
@@ -98,4 +101,54 @@ def decide(
     decision = LinkDecision.MUST_LINK if same else LinkDecision.CANNOT_LINK
     with user_errors():
         result = stewardship.decide_pair(load(project), left, right, decision, actor, reason)
+    console.print(escape(result.message))
+
+
+def merge(
+    golden_id: GoldenId,
+    other_id: Annotated[str, typer.Argument(help="Another golden id of the same entity.")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+    reason: ReasonOption = None,
+) -> None:
+    """Merge two golden records for good: the older id survives, the other redirects to it.
+    Refused while a steward's decision keeps two of their records apart."""
+    from mdm import stewardship
+
+    with user_errors():
+        result = stewardship.merge_golden(load(project), golden_id, other_id, actor, reason)
+    console.print(escape(result.message))
+
+
+def move(
+    record: Annotated[str, typer.Argument(help="The record to move, as SOURCE:KEY.")],
+    golden_id: Annotated[str, typer.Argument(help="The golden id it moves into.")],
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+    reason: ReasonOption = None,
+) -> None:
+    """Move a record out of its golden record into GOLDEN_ID, for good."""
+    from mdm import stewardship
+
+    with user_errors():
+        result = stewardship.move_record(load(project), record, golden_id, actor, reason)
+    console.print(escape(result.message))
+
+
+def undo(
+    decision_id: Annotated[
+        int | None,
+        typer.Argument(
+            help="The decision to revoke (default: your latest active one made by 'mdm decide')."
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+    actor: ActorOption = "cli",
+    reason: ReasonOption = None,
+) -> None:
+    """Revoke a pair decision: its review item is open again, its records are resolved again."""
+    from mdm import stewardship
+
+    with user_errors():
+        result = stewardship.undo_decision(load(project), actor, decision_id, reason)
     console.print(escape(result.message))

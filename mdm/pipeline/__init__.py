@@ -311,13 +311,17 @@ def steward_run(
     entity: Entity,
     act: Callable[[Connection, int], set[str]],
     wait_seconds: float | None = STEWARD_WAIT_SECONDS,
+    settle: Callable[[Connection, int], None] | None = None,
 ) -> RunSummary:
     """Apply a steward action and resolve the golden records it touches, in one transaction.
 
-    ``act`` writes the decision (and its audit) in the steward run it is given, and returns
-    the golden ids to recompute. The
-    action waits for a running run (at most ``wait_seconds``), so it is applied after that
-    run, to the master as that run left it, and never lost.
+    ``act`` writes the decision in the steward run it is given, and returns the golden ids
+    to recompute. ``settle``, if given, runs after that resolution in the same transaction:
+    it sees the master as the action left it (to check the outcome, raising to undo it all,
+    and to audit the action with the golden records before and after:
+    ``mdm.stewardship.common.run_action``). The action waits for a running run (at most
+    ``wait_seconds``), so it is applied after that run, to the master as that run left it,
+    and never lost.
     """
     store = open_store(project.store_url, writing=True)
     config = config_snapshot(project)
@@ -336,6 +340,9 @@ def steward_run(
                 summary.entities = _resolve_steward_scope(
                     connection, run_id, project, entity, golden_ids, models, clock
                 )
+                if settle is not None:
+                    with clock.stage("settle"):
+                        settle(connection, run_id)
                 summary.basis = resolution_basis(project, models)
                 summary.stages = clock.timings
                 runs.finish_run(connection, run_id, RunStatus.SUCCEEDED, summary.to_dict())

@@ -7,11 +7,10 @@ from sqlalchemy import Connection
 
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
-from mdm.pipeline import steward_run
 from mdm.refs import entity_of_golden_id
 from mdm.schema import ATTRIBUTES, Entity, Kind, survived_attribute_names
 from mdm.standardize import clean_values, is_valid, match_values
-from mdm.stewardship.common import StewardResult
+from mdm.stewardship.common import Acted, StewardResult, run_action
 from mdm.store import bulk, golden
 from mdm.store import stewardship as steward_store
 from mdm.store.tables import ValuePin
@@ -24,16 +23,18 @@ def pin_value(
     value: str,
     actor: str,
     force: bool = False,
+    reason: str | None = None,
 ) -> StewardResult:
     """Fix a golden value: it overrides survivorship until unpinned.
 
     The value is standardized and validated like a source value of the attribute (a phone
-    becomes E.164; an invalid one is refused); ``force`` pins it exactly as given."""
+    becomes E.164; an invalid one is refused); ``force`` pins it exactly as given. ``reason``
+    (why, for the audit log) is recorded when given."""
     entity = entity_of_golden_id(golden_id)
     _check_attribute(entity, attribute)
     pinned: list[str] = []
 
-    def act(connection: Connection, run_id: int) -> set[str]:
+    def act(connection: Connection, run_id: int) -> Acted:
         _require_active(connection, entity, golden_id)
         stored = (
             value
@@ -56,17 +57,18 @@ def pin_value(
             detail["forced"] = True
         elif stored != value:
             detail["given"] = value
-        steward_store.audit(connection, actor, "pin", f"{golden_id}.{attribute}", detail)
+        if reason is not None:
+            detail["reason"] = reason
         pinned.append(stored)
-        return {golden_id}
+        return Acted({golden_id}, "pin", f"{golden_id}.{attribute}", detail)
 
-    run = steward_run(project, entity, act)
+    run, audited = run_action(project, entity, actor, act)
     message = f"{golden_id}.{attribute} is pinned to {pinned[0]!r}"
     if force:
         message += ", exactly as given (forced)"
     elif pinned[0] != value:
         message += f" (given as {value!r})"
-    return StewardResult(message + ".", run)
+    return StewardResult(message + ".", run, audited)
 
 
 # Why a value of each kind is refused (kinds whose every non-empty value is valid are absent).
@@ -133,18 +135,24 @@ def _phone_region(project: Project, connection: Connection, entity: Entity, gold
     return str(sorted(counts.index, key=lambda r: (-int(counts[r]), str(r)))[0])
 
 
-def unpin_value(project: Project, golden_id: str, attribute: str, actor: str) -> StewardResult:
+def unpin_value(
+    project: Project, golden_id: str, attribute: str, actor: str, reason: str | None = None
+) -> StewardResult:
+    """Unpin a golden value: it follows its survivorship rules again. ``reason`` (why, for
+    the audit log) is recorded when given."""
     entity = entity_of_golden_id(golden_id)
     _check_attribute(entity, attribute)
 
-    def act(connection: Connection, run_id: int) -> set[str]:
+    def act(connection: Connection, run_id: int) -> Acted:
         if steward_store.deactivate_pins(connection, golden_id, attribute) == 0:
             raise MdmError(Reason.NOT_FOUND, f"{golden_id}.{attribute} is not pinned.")
-        steward_store.audit(connection, actor, "unpin", f"{golden_id}.{attribute}", None)
-        return {golden_id}
+        detail = None if reason is None else {"reason": reason}
+        return Acted({golden_id}, "unpin", f"{golden_id}.{attribute}", detail)
 
-    run = steward_run(project, entity, act)
-    return StewardResult(f"{golden_id}.{attribute} follows its survivorship rules again.", run)
+    run, audited = run_action(project, entity, actor, act)
+    return StewardResult(
+        f"{golden_id}.{attribute} follows its survivorship rules again.", run, audited
+    )
 
 
 def _require_active(connection: Connection, entity: Entity, golden_id: str) -> None:

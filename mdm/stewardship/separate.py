@@ -13,10 +13,18 @@ from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Problem, Reason
 from mdm.identity import resolve
-from mdm.pipeline import steward_run
 from mdm.refs import entity_of_golden_id, entity_of_source, parse_record_ref
 from mdm.schema import Entity, LinkDecision
-from mdm.stewardship.common import KEYS, MEMBERS_SHOWN, StewardResult, named, refs
+from mdm.stewardship import rows
+from mdm.stewardship.common import (
+    KEYS,
+    MEMBERS_SHOWN,
+    Acted,
+    StewardResult,
+    named,
+    refs,
+    run_action,
+)
 from mdm.store import bulk, golden, open_store
 from mdm.store import stewardship as steward_store
 from mdm.store.tables import MatchDecision
@@ -50,7 +58,7 @@ def _undo_merge(
 ) -> StewardResult:
     survivor: list[str] = []
 
-    def act(connection: Connection, run_id: int) -> set[str]:
+    def act(connection: Connection, run_id: int) -> Acted:
         redirects = golden.redirects(connection, entity)
         target = _survivor_of(connection, entity, merged_id, redirects)
         current = golden.xref_of_golden_ids(connection, [target])
@@ -65,7 +73,7 @@ def _undo_merge(
                 f"The records of {merged_id} are no longer together with {target}'s; "
                 "nothing to separate.",
             )
-        withdrawn = _take_apart(
+        withdrawn = take_apart(
             connection, run_id, entity, side_a, side_b, actor, reason or f"unmerge {merged_id}"
         )
         detail = {
@@ -74,12 +82,11 @@ def _undo_merge(
             "withdrawn": withdrawn,
             "reason": reason,
         }
-        steward_store.audit(connection, actor, "unmerge", merged_id, detail)
         survivor.append(target)
-        return {target}
+        return Acted({target}, "unmerge", merged_id, detail)
 
-    run = steward_run(project, entity, act)
-    return StewardResult(f"{merged_id} is separated again from {survivor[0]}.", run)
+    run, audited = run_action(project, entity, actor, act)
+    return StewardResult(f"{merged_id} is separated again from {survivor[0]}.", run, audited)
 
 
 def _survivor_of(
@@ -136,7 +143,7 @@ def _split(
     actor: str,
     reason: str | None,
 ) -> StewardResult:
-    def act(connection: Connection, run_id: int) -> set[str]:
+    def act(connection: Connection, run_id: int) -> Acted:
         _require_splittable(connection, entity, golden_id)
         current = golden.xref_of_golden_ids(connection, [golden_id])
         _require_members(connection, entity, golden_id, named, current)
@@ -150,19 +157,19 @@ def _split(
         side_a = current.merge(named, on=KEYS)
         side_b = current.merge(named, on=KEYS, how="left", indicator=True)
         side_b = side_b[side_b["_merge"] == "left_only"]
-        withdrawn = _take_apart(
+        withdrawn = take_apart(
             connection, run_id, entity, side_a, side_b, actor, reason or f"split from {golden_id}"
         )
         detail = {"records": refs(side_a), "withdrawn": withdrawn, "reason": reason}
-        steward_store.audit(connection, actor, "split", golden_id, detail)
-        return {golden_id}
+        return Acted({golden_id}, "split", golden_id, detail)
 
-    run = steward_run(project, entity, act)
+    run, audited = run_action(project, entity, actor, act)
     new_ids = _golden_ids_of(project, entity, named)
     return StewardResult(
         f"{', '.join(refs(named))} split out of {golden_id} into {', '.join(new_ids)}; "
         f"{golden_id} keeps its other records.",
         run,
+        audited,
     )
 
 
@@ -230,7 +237,7 @@ def _require_members(
     )
 
 
-def _take_apart(
+def take_apart(
     connection: Connection,
     run_id: int,
     entity: Entity,
@@ -255,7 +262,8 @@ def _withdraw_must_links(
 ) -> list[str]:
     """Deactivate the must-link decisions between a record of each side: they contradict the
     separation. Returns them as "SOURCE:KEY SOURCE:KEY"."""
-    decisions = steward_store.active_decisions(connection, entity)
+    both = pd.concat([side_a[KEYS], side_b[KEYS]], ignore_index=True)
+    decisions = rows.decisions_among(connection, entity, both)
     decisions = decisions[decisions["decision"] == str(LinkDecision.MUST_LINK)]
     left = named(decisions, "left_source", "left_key")
     right = named(decisions, "right_source", "right_key")
