@@ -24,6 +24,11 @@ from mdm.web.timing import ServerTiming
 ROUTE_MODULES = [
     "mdm.web.routes.auth",
     "mdm.web.routes.admin",
+    "mdm.web.routes.golden",
+    "mdm.web.routes.search",
+    "mdm.web.routes.review",
+    "mdm.web.routes.dashboard",
+    "mdm.web.routes.audit",
 ]
 
 # How an MdmError's reason is answered over HTTP.
