@@ -96,7 +96,7 @@ def measure(project_dir: Path, requests: int, chance: random.Random) -> None:
                 ),
             }
             for page, path_of in pages.items():
-                times = timed(client, path_of, requests)
+                times, statuses = timed(client, path_of, requests)
                 emit(
                     {
                         "benchmark": "web",
@@ -106,6 +106,7 @@ def measure(project_dir: Path, requests: int, chance: random.Random) -> None:
                         "median_ms": round(statistics.median(times), 1),
                         "p95_ms": round(percentile(times, 95), 1),
                         "max_ms": round(max(times), 1),
+                        "statuses": statuses,
                     }
                 )
     finally:
@@ -188,8 +189,11 @@ def sign_in(client: object) -> None:
     assert answer.status_code == 303, answer.text[:300]
 
 
-def timed(client: object, path_of: Callable[[int], str], requests: int) -> list[float]:
-    """The server-side milliseconds of each request (after a few to warm up)."""
+def timed(
+    client: object, path_of: Callable[[int], str], requests: int
+) -> tuple[list[float], dict[str, int]]:
+    """The server-side milliseconds of each request (after a few to warm up), and how many
+    answers had each status."""
     from urllib.parse import quote
 
     from fastapi.testclient import TestClient
@@ -197,17 +201,19 @@ def timed(client: object, path_of: Callable[[int], str], requests: int) -> list[
     assert isinstance(client, TestClient)
     for i in range(5):
         client.get(path_of(i))
-    times = []
+    times: list[float] = []
+    statuses: dict[str, int] = {}
     for i in range(requests):
         path = path_of(i)
         head, _, query = path.partition("?q=")
         answer = client.get(f"{head}?q={quote(query)}" if query else head)
         if answer.status_code >= 400 and answer.status_code != 404:
             raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+        statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
         found = TIMING.search(answer.headers.get("server-timing", ""))
         if found:
             times.append(float(found.group(1)))
-    return times
+    return times, statuses
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -18,7 +18,7 @@ from mdm.errors import MdmError
 from mdm.schema import Entity, LinkDecision
 from mdm.store import open_store
 from mdm.store import stewardship as steward_store
-from mdm.views import audit_page, dashboard, reading
+from mdm.views import audit_page, dashboard_view, reading
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def project(tmp_path: Path, store_url: str) -> Project:
 
 def test_dashboard_counts_what_the_store_holds(project: Project) -> None:
     with reading(project.store_url) as connection:
-        view = dashboard(connection, project)
+        view = dashboard_view(connection, project)
     xref = query(project, "select source, source_key, entity, golden_id from xref")
     entity_of = {source.name: source.entity for source in project.spec.sources}
     system_of = {source.name: source.system for source in project.spec.sources}
@@ -98,7 +98,9 @@ def test_dashboard_counts_what_the_store_holds(project: Project) -> None:
     ]
     assert {d.steward: d.decisions for d in view.stewards} == {"ana": 1, "bo": 0}
     with reading(project.store_url) as connection:
-        later = dashboard(connection, project, days=7, now=datetime.now(UTC) + timedelta(days=30))
+        later = dashboard_view(
+            connection, project, days=7, now=datetime.now(UTC) + timedelta(days=30)
+        )
     assert later.stewards == []
 
 

@@ -6,11 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from web_support import PASSWORD, add_people, app_client, demo_project, sign_in
+from web_support import PASSWORD, add_people, app_client, demo_project, rows, sign_in
 
 from mdm.config.specs import Project
-from mdm.store import open_store
 
 
 @pytest.fixture
@@ -18,15 +16,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=8)
     add_people(found)
     return found
-
-
-def rows(project: Project, sql: str) -> list[tuple[object, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
 
 
 def test_an_admin_adds_and_disables_a_user_and_makes_a_token(project: Project) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
-from web_support import add_people, app_client, demo_project, sign_in
+from sqlalchemy import update
+from web_support import add_people, app_client, demo_project, rows, sign_in
 
 from mdm.config.specs import Project
 from mdm.schema import LinkDecision
@@ -30,19 +30,10 @@ def project(tmp_path: Path, store_url: str) -> Project:
     return found
 
 
-def stored(project: Project, sql: str, **values: Any) -> list[tuple[Any, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), values)]
-    finally:
-        store.close()
-
-
 def newest_first(project: Project, where: str = "1 = 1", **values: Any) -> list[int]:
     """The ids of the audit rows that pass ``where``, as the log lists them."""
     sql = f"select id from audit_log where {where} order by at desc, id desc"
-    return [int(row[0]) for row in stored(project, sql, **values)]
+    return [int(row[0]) for row in rows(project, sql, **values)]
 
 
 def listed(page: str) -> list[int]:
@@ -66,7 +57,7 @@ def golden_change(row: str, golden_id: str) -> str:
 def two_member_accounts(project: Project) -> list[str]:
     return [
         str(row[0])
-        for row in stored(
+        for row in rows(
             project,
             "select golden_id from golden_account where status = 'active' and members >= 2 "
             "order by golden_id limit 2",
@@ -76,16 +67,16 @@ def two_member_accounts(project: Project) -> list[str]:
 
 def test_the_log_shows_who_did_what_why_and_what_changed(project: Project) -> None:
     pinned, split = two_member_accounts(project)
-    [(phone_before,)] = stored(
+    [(phone_before,)] = rows(
         project, f"select phone from golden_account where golden_id = '{pinned}'"
     )
     pin_value(project, pinned, "phone", "+1 415 555 0100", "steward")
-    [(phone_after,)] = stored(
+    [(phone_after,)] = rows(
         project, f"select phone from golden_account where golden_id = '{pinned}'"
     )
     assert phone_after == "+14155550100" != phone_before
 
-    [(left, right)] = stored(
+    [(left, right)] = rows(
         project,
         "select left_source || ':' || left_key, right_source || ':' || right_key "
         "from review_item where status = 'open' and entity = 'contact' order by id limit 1",
@@ -94,13 +85,13 @@ def test_the_log_shows_who_did_what_why_and_what_changed(project: Project) -> No
         project, str(left), str(right), LinkDecision.CANNOT_LINK, "admin", "<b>not</b> them"
     )
 
-    [(out_source, out_key)] = stored(
+    [(out_source, out_key)] = rows(
         project,
         f"select source, source_key from xref where golden_id = '{split}' "
         "order by source, source_key limit 1",
     )
     unmerge(project, split, "steward", "two shops", records=[f"{out_source}:{out_key}"])
-    [(minted,)] = stored(
+    [(minted,)] = rows(
         project,
         "select golden_id from xref where source = :s and source_key = :k",
         s=out_source,
@@ -121,9 +112,9 @@ def test_the_log_shows_who_did_what_why_and_what_changed(project: Project) -> No
     assert listed(page) == every
     assert [row["id"] for row in api["rows"]] == every
     assert api["next_before_id"] is None
-    [(pin_id,)] = stored(project, "select id from audit_log where action = 'pin'")
-    [(decision_id,)] = stored(project, "select id from audit_log where action = 'cannot_link'")
-    [(split_id,)] = stored(project, "select id from audit_log where action = 'split'")
+    [(pin_id,)] = rows(project, "select id from audit_log where action = 'pin'")
+    [(decision_id,)] = rows(project, "select id from audit_log where action = 'cannot_link'")
+    [(split_id,)] = rows(project, "select id from audit_log where action = 'split'")
     assert every[:3] == [split_id, decision_id, pin_id]
 
     # The pin: who, what, the target linked to its golden record, the phone before and after.

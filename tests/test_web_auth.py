@@ -7,13 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
-from web_support import PASSWORD, add_people, app_client, csrf_of, demo_project, sign_in
+from web_support import PASSWORD, add_people, app_client, csrf_of, demo_project, rows, sign_in
 
 from mdm.cli import app as cli
 from mdm.config.specs import Project
-from mdm.store import open_store
 from mdm.web import accounts
 
 
@@ -22,15 +20,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=10)
     add_people(found)
     return found
-
-
-def stored(project: Project, sql: str) -> list[tuple[object, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
 
 
 def test_only_health_and_sign_in_answer_anonymous_requests(project: Project) -> None:
@@ -128,13 +117,13 @@ def test_a_disabled_user_is_signed_out_at_once(project: Project) -> None:
             "/signin", data={"name": "steward", "password": PASSWORD, "csrf_token": token}
         )
         assert again.status_code == 401
-    assert stored(project, "select name, active from web_user where name = 'steward'") == [
+    assert rows(project, "select name, active from web_user where name = 'steward'") == [
         ("steward", False)
     ]
 
 
 def test_passwords_are_kept_as_argon2_hashes(project: Project) -> None:
-    [(hashed,)] = stored(project, "select password_hash from web_user where name = 'admin'")
+    [(hashed,)] = rows(project, "select password_hash from web_user where name = 'admin'")
     assert str(hashed).startswith("$argon2id$")
     assert PASSWORD not in str(hashed)
 
@@ -147,7 +136,7 @@ def test_tokens_from_the_command_line_work_until_revoked(project: Project) -> No
     assert made.exit_code == 0, made.output
     token = made.output.strip().splitlines()[-1]
     assert token.startswith("mdm_") and " " not in token
-    [(kept,)] = stored(project, "select token_hash from api_token where name = 'crm-sync'")
+    [(kept,)] = rows(project, "select token_hash from api_token where name = 'crm-sync'")
     assert kept == accounts.token_hash(token) and token not in str(kept)
 
     with app_client(project) as client:
@@ -193,9 +182,9 @@ def test_users_from_the_command_line(project: Project) -> None:
     assert "rosa" in listed.output and "steward" in listed.output
     assert runner.invoke(cli, ["user", "disable", "rosa", "-p", root]).exit_code == 0
     assert runner.invoke(cli, ["user", "disable", "nobody", "-p", root]).exit_code == 2
-    assert stored(project, "select name, role, active from web_user where name = 'rosa'") == [
+    assert rows(project, "select name, role, active from web_user where name = 'rosa'") == [
         ("rosa", "steward", False)
     ]
-    audit = stored(project, "select actor, action, target from audit_log order by id")
+    audit = rows(project, "select actor, action, target from audit_log order by id")
     assert ("cli", "user-add", "rosa") in audit
     assert ("cli", "user-disable", "rosa") in audit

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import text
-from web_support import PASSWORD, demo_project
+from web_support import PASSWORD, demo_project, rows
 
 from mdm.config.specs import Project
-from mdm.store import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 VIEWER_PASSWORD = "a viewer's long password"
@@ -58,15 +56,6 @@ def mdm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
         check=False,
         timeout=600,
     )
-
-
-def rows(project: Project, sql: str) -> list[tuple[object, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")

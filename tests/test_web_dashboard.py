@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from web_support import add_people, app_client, demo_project, sign_in
+from web_support import add_people, app_client, demo_project, rows, sign_in
 
 from mdm.config.specs import Project
 from mdm.schema import Entity, LinkDecision
 from mdm.stewardship import decide_pair, merge_golden
-from mdm.store import open_store
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -28,7 +26,7 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=20)
     add_people(found)
     # Some stewards' work: a decision on the first open pair, a merge of two golden accounts.
-    [(left, right)] = stored(
+    [(left, right)] = rows(
         found,
         "select left_source || ':' || left_key, right_source || ':' || right_key "
         "from review_item where status = 'open' order by id limit 1",
@@ -36,7 +34,7 @@ def project(tmp_path: Path, store_url: str) -> Project:
     decide_pair(found, str(left), str(right), LinkDecision.CANNOT_LINK, "steward", "not them")
     one, other = (
         str(row[0])
-        for row in stored(
+        for row in rows(
             found,
             "select golden_id from golden_account where status = 'active' and members = 1 "
             "order by golden_id limit 2",
@@ -46,44 +44,33 @@ def project(tmp_path: Path, store_url: str) -> Project:
     return found
 
 
-def stored(project: Project, sql: str) -> list[tuple[Any, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
-
-
 def expected_figures(project: Project) -> dict[str, Any]:
     """Every figure of the dashboard, counted with SQL."""
     systems = {source.name: source.system for source in project.spec.sources}
-    per_source = dict(stored(project, "select source, count(*) from xref group by source"))
+    per_source = dict(rows(project, "select source, count(*) from xref group by source"))
     golden = {
-        entity: stored(project, f"select count(*) from golden_{entity} where status = 'active'")[0][
-            0
-        ]
+        entity: rows(project, f"select count(*) from golden_{entity} where status = 'active'")[0][0]
         for entity in ("account", "contact")
     }
     held: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for entity, golden_id, source in stored(
+    for entity, golden_id, source in rows(
         project, "select distinct entity, golden_id, source from xref"
     ):
         held[(str(entity), str(golden_id))].add(systems[str(source)])
     overlap = Counter((entity, tuple(sorted(found))) for (entity, _), found in held.items())
     open_items = dict(
-        stored(
+        rows(
             project,
             "select entity, count(*) from review_item where status = 'open' group by entity",
         )
     )
-    probabilities = stored(
+    probabilities = rows(
         project, "select entity, probability from review_item where status = 'open'"
     )
     bins = Counter((str(entity), min(math.floor(float(p) * 20), 19)) for entity, p in probabilities)
     sizes = {
         entity: dict(
-            stored(
+            rows(
                 project,
                 f"select members, count(*) from golden_{entity} where status = 'active' "
                 "group by members",
@@ -92,9 +79,9 @@ def expected_figures(project: Project) -> dict[str, Any]:
         for entity in ("account", "contact")
     }
     decisions = dict(
-        stored(project, "select decided_by, count(*) from match_decision group by decided_by")
+        rows(project, "select decided_by, count(*) from match_decision group by decided_by")
     )
-    actions = dict(stored(project, "select actor, count(*) from audit_log group by actor"))
+    actions = dict(rows(project, "select actor, count(*) from audit_log group by actor"))
     return {
         "per_source": per_source,
         "golden": golden,

@@ -14,12 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from web_support import add_people, app_client, demo_project
+from web_support import add_people, app_client, demo_project, rows
 
 from mdm import pipeline
 from mdm.config.specs import Project
-from mdm.store import open_store
 from mdm.web import accounts
 
 
@@ -28,15 +26,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=120)
     add_people(found)
     return found
-
-
-def rows(project: Project, sql: str) -> list[tuple[object, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
 
 
 def stopped_run(project: Project, failpoint: str) -> subprocess.Popen[str]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
-from web_support import add_people, app_client, demo_project, sign_in
+from web_support import add_people, app_client, demo_project, rows, sign_in
 
 from mdm import stewardship
 from mdm.config.specs import Project
@@ -20,7 +19,8 @@ from mdm.store.tables import SQLModel
 from mdm.views import golden_lineage, golden_view, reading, resolve_id
 from mdm.web import accounts
 from mdm.web.accounts import Role
-from mdm.web.routes.golden import FLASH_COOKIE, reason_recorded
+from mdm.web.flash import FLASH_COOKIE
+from mdm.web.routes.golden import reason_recorded
 
 
 @pytest.fixture
@@ -28,15 +28,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=12)
     add_people(found)
     return found
-
-
-def rows(project: Project, sql: str, **values: Any) -> list[tuple[Any, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), values)]
-    finally:
-        store.close()
 
 
 def snapshot(project: Project) -> dict[str, list[str]]:

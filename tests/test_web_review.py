@@ -12,13 +12,12 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-from web_support import add_people, app_client, demo_project, sign_in
+from web_support import add_people, app_client, demo_project, rows, sign_in
 
 from mdm.config.specs import Project
 from mdm.store import open_store
@@ -41,15 +40,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=ACCOUNTS)
     add_people(found)
     return found
-
-
-def stored(project: Project, sql: str, **values: Any) -> list[tuple[Any, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), values)]
-    finally:
-        store.close()
 
 
 def queue_ids(project: Project, filters: QueueFilters | None = None) -> list[int]:
@@ -86,14 +76,14 @@ def test_the_queue_is_in_priority_order_with_filters_and_a_count(project: Projec
     # Independently of the read model: open items by priority (highest first), then id.
     by_sql = [
         int(row[0])
-        for row in stored(
+        for row in rows(
             project,
             "SELECT id FROM review_item WHERE status = 'open' AND skipped_at IS NULL "
             "ORDER BY priority DESC, id",
         )
     ]
     assert everything == by_sql
-    entities = {str(row[0]) for row in stored(project, "SELECT DISTINCT entity FROM review_item")}
+    entities = {str(row[0]) for row in rows(project, "SELECT DISTINCT entity FROM review_item")}
     assert entities == {"account", "contact"}
 
     with app_client(project) as client:
@@ -112,7 +102,7 @@ def test_the_queue_is_in_priority_order_with_filters_and_a_count(project: Projec
         contacts = queue_ids(project, QueueFilters(entity="contact"))
         expected_contacts = [
             int(row[0])
-            for row in stored(
+            for row in rows(
                 project,
                 "SELECT id FROM review_item WHERE status = 'open' AND entity = 'contact' "
                 "ORDER BY priority DESC, id",
@@ -124,20 +114,20 @@ def test_the_queue_is_in_priority_order_with_filters_and_a_count(project: Projec
         assert f"<strong>{len(contacts)}</strong> open item" in page.text
         assert client.get("/api/review?entity=contact").json()["open_count"] == len(contacts)
 
-        source = str(stored(project, "SELECT left_source FROM review_item LIMIT 1")[0][0])
+        source = str(rows(project, "SELECT left_source FROM review_item LIMIT 1")[0][0])
         of_source = queue_ids(project, QueueFilters(source=source))
         assert of_source and set(of_source) < set(everything)
         page = client.get(f"/queue?source={source}")
         assert [int(i) for i in ROW.findall(page.text)] == of_source
 
         probabilities = sorted(
-            float(row[0]) for row in stored(project, "SELECT probability FROM review_item")
+            float(row[0]) for row in rows(project, "SELECT probability FROM review_item")
         )
         low, high = probabilities[1], probabilities[-2]
         band = queue_ids(project, QueueFilters(min_probability=low, max_probability=high))
         in_band = {
             int(row[0])
-            for row in stored(
+            for row in rows(
                 project,
                 "SELECT id FROM review_item WHERE probability >= :low AND probability <= :high",
                 low=low,
@@ -246,7 +236,7 @@ def test_a_steward_clears_items_and_the_store_holds_the_decisions(project: Proje
     for item_id, decision in zip(done, decisions, strict=True):
         view = the_pair(project, item_id)
         assert view.status == "decided"
-        rows = stored(
+        decided = rows(
             project,
             "SELECT decision, decided_by, reason, active FROM match_decision "
             "WHERE left_source = :ls AND left_key = :lk AND right_source = :rs AND right_key = :rk",
@@ -256,10 +246,10 @@ def test_a_steward_clears_items_and_the_store_holds_the_decisions(project: Proje
             rk=view.right.source_key,
         )
         kind = "must_link" if decision == "match" else "cannot_link"
-        assert [(r[0], r[1], r[2], bool(r[3])) for r in rows] == [
+        assert [(r[0], r[1], r[2], bool(r[3])) for r in decided] == [
             (kind, "steward", f"checked {decision}", True)
         ]
-    audit = stored(project, "SELECT actor, action FROM audit_log ORDER BY id")
+    audit = rows(project, "SELECT actor, action FROM audit_log ORDER BY id")
     assert [a for a in audit if a[1] in ("must_link", "cannot_link")] == [
         ("steward", "must_link"),
         ("steward", "cannot_link"),
@@ -281,10 +271,10 @@ def test_skip_sends_an_item_to_the_back_of_the_queue(project: Project) -> None:
         assert (status, location) == (303, f"/review/{queue[1]}")
         assert "is skipped" in client.get(location).text
     assert queue_ids(project) == [*queue[1:], queue[0]]
-    assert stored(project, "SELECT skipped_by FROM review_item WHERE id = :i", i=queue[0]) == [
+    assert rows(project, "SELECT skipped_by FROM review_item WHERE id = :i", i=queue[0]) == [
         ("steward",)
     ]
-    assert stored(project, "SELECT count(*) FROM match_decision") == [(0,)]
+    assert rows(project, "SELECT count(*) FROM match_decision") == [(0,)]
 
 
 def test_undo_puts_the_item_back_in_the_queue(project: Project) -> None:
@@ -305,7 +295,7 @@ def test_undo_puts_the_item_back_in_the_queue(project: Project) -> None:
         assert shown and shown.group(1) == "warn" and "no pair decision to undo" in shown.group(2)
     assert queue_ids(project) == queue
     assert the_pair(project, item_id).status == "open"
-    assert [bool(row[0]) for row in stored(project, "SELECT active FROM match_decision")] == [False]
+    assert [bool(row[0]) for row in rows(project, "SELECT active FROM match_decision")] == [False]
 
 
 def test_a_stale_page_gets_409_and_records_nothing(project: Project) -> None:
@@ -326,7 +316,7 @@ def test_a_stale_page_gets_409_and_records_nothing(project: Project) -> None:
         assert html.escape(view.left.ref) in answer.text and 'data-key="m"' in answer.text
         fresh = EXPECTED.search(answer.text)
         assert fresh and json.loads(html.unescape(fresh.group(1))) == view.versions
-    assert stored(project, "SELECT count(*) FROM match_decision") == [(0,)]
+    assert rows(project, "SELECT count(*) FROM match_decision") == [(0,)]
     assert the_pair(project, item_id).status == "open"
 
     # An item decided meanwhile (in another tab): 409, the page says so, nothing more recorded.
@@ -338,7 +328,7 @@ def test_a_stale_page_gets_409_and_records_nothing(project: Project) -> None:
         twice = client.post(f"/review/{item_id}/decide", data=form)
         assert twice.status_code == 409
         assert "This pair was decided by steward" in twice.text
-    assert stored(project, "SELECT count(*) FROM match_decision") == [(1,)]
+    assert rows(project, "SELECT count(*) FROM match_decision") == [(1,)]
 
 
 def test_an_item_a_run_closed_shows_why_and_takes_no_decision(project: Project) -> None:
@@ -368,7 +358,7 @@ def test_an_item_a_run_closed_shows_why_and_takes_no_decision(project: Project) 
         )
         assert refused.status_code == 409 and "Nothing was recorded" in refused.text
         assert item_id not in [i["id"] for i in client.get("/api/review").json()["items"]]
-    assert stored(project, "SELECT count(*) FROM match_decision") == [(0,)]
+    assert rows(project, "SELECT count(*) FROM match_decision") == [(0,)]
 
 
 def test_a_viewer_cannot_decide(project: Project) -> None:
@@ -386,7 +376,7 @@ def test_a_viewer_cannot_decide(project: Project) -> None:
         refused = client.post(f"/api/review/{item_id}/decision", json=body, headers=bearer)
         assert refused.status_code == 403
         assert client.post("/api/review/undo", headers=bearer).status_code == 403
-    assert stored(project, "SELECT count(*) FROM match_decision") == [(0,)]
+    assert rows(project, "SELECT count(*) FROM match_decision") == [(0,)]
     assert queue_ids(project)[0] == item_id
 
 
@@ -434,10 +424,10 @@ def test_the_api_twins_by_token(project: Project) -> None:
         nothing = client.post("/api/review/undo", headers=bearer)
         assert nothing.status_code == 404 and nothing.json()["reason"] == "not-found"
         assert client.post("/api/review/undo").status_code == 401
-    assert stored(project, "SELECT decided_by, decision, reason FROM match_decision") == [
+    assert rows(project, "SELECT decided_by, decision, reason FROM match_decision") == [
         ("token:bot", "cannot_link", "two shops")
     ]
-    assert stored(project, "SELECT skipped_by FROM review_item WHERE id = :i", i=ids[1]) == [
+    assert rows(project, "SELECT skipped_by FROM review_item WHERE id = :i", i=ids[1]) == [
         ("token:bot",)
     ]
     assert queue_ids(project) == [i for i in ids if i != ids[1]] + [ids[1]]

@@ -8,12 +8,10 @@ from typing import Any
 
 import phonenumbers
 import pytest
-from sqlalchemy import text
-from web_support import add_people, app_client, demo_project, sign_in
+from web_support import add_people, app_client, demo_project, rows, sign_in
 
 from mdm import stewardship
 from mdm.config.specs import Project
-from mdm.store import open_store
 
 
 @pytest.fixture
@@ -21,15 +19,6 @@ def project(tmp_path: Path, store_url: str) -> Project:
     found = demo_project(tmp_path / "shop", store_url, accounts_count=12)
     add_people(found)
     return found
-
-
-def rows(project: Project, sql: str) -> list[tuple[Any, ...]]:
-    store = open_store(project.store_url)
-    try:
-        with store.transaction() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        store.close()
 
 
 def found_ids(answer: Any) -> list[str]:

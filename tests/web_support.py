@@ -8,8 +8,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from mdm import pipeline
 from mdm.config import load_project
@@ -39,6 +41,16 @@ def add_people(project: Project) -> None:
     """One user of each role, named after it: viewer, steward, admin."""
     for role in accounts.Role:
         accounts.add_user(project.store_url, role.value, role, PASSWORD, "test")
+
+
+def rows(project: Project, sql: str, **values: Any) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` (with bound ``values``) finds in the project's store, as tuples."""
+    store = open_store(project.store_url)
+    try:
+        with store.transaction() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), values)]
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -39,7 +39,7 @@ def pin_value(
         stored = (
             value
             if force
-            else _standardized_pin(project, connection, entity, golden_id, attribute, value)
+            else standardized_pin(project, connection, entity, golden_id, attribute, value)
         )
         steward_store.deactivate_pins(connection, golden_id, attribute)
         row = {
@@ -82,7 +82,7 @@ INVALID_BECAUSE: dict[Kind, str] = {
 }
 
 
-def _standardized_pin(
+def standardized_pin(
     project: Project,
     connection: Connection,
     entity: Entity,
@@ -91,7 +91,8 @@ def _standardized_pin(
     value: str,
 ) -> str:
     """The pin as a source value of the attribute would be shown (its display form), or an
-    error naming the attribute, the value and why it is refused."""
+    error naming the attribute, the value and why it is refused. Reads only: ``pin_value``
+    stores what it gives, the action's preview shows it."""
     kind = next(a.kind for a in ATTRIBUTES[entity] if a.name == attribute)
     regional = kind in (Kind.PHONE, Kind.IDENTIFIER, Kind.POSTCODE, Kind.REGION)  # its country
     region = _phone_region(project, connection, entity, golden_id) if regional else "US"

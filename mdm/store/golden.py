@@ -132,6 +132,13 @@ def redirect_target(connection: Connection, golden_id: str) -> str | None:
     return None if target is None else str(target)
 
 
+def redirected_into(connection: Connection, golden_id: str) -> list[str]:
+    """The ids merged directly into ``golden_id``, in order (by the redirects' ``to_id``)."""
+    table = table_of(Redirect)
+    statement = select(table.c.from_id).where(table.c.to_id == golden_id).order_by(table.c.from_id)
+    return [str(row[0]) for row in connection.execute(statement)]
+
+
 def delete_redirects(connection: Connection, from_ids: Sequence[str]) -> None:
     delete_in(connection, Redirect, "from_id", from_ids)
 

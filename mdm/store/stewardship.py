@@ -57,6 +57,15 @@ def active_pins(connection: Connection, entity: Entity) -> pd.DataFrame:
     return read_frame(connection, statement)
 
 
+def active_pins_of(connection: Connection, golden_id: str) -> pd.DataFrame:
+    """The active pins of one golden record: attribute, value, pinned_by, pinned_at."""
+    table = table_of(ValuePin)
+    statement = select(
+        table.c.attribute, table.c.value, table.c.pinned_by, table.c.pinned_at
+    ).where(table.c.golden_id == golden_id, table.c.active.is_(True))
+    return read_frame(connection, statement)
+
+
 def deactivate_pins(connection: Connection, golden_id: str, attribute: str) -> int:
     """Unpin one golden attribute; how many pins that took away."""
     table = table_of(ValuePin)

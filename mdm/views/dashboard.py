@@ -88,7 +88,7 @@ class DashboardView(ViewModel):
     stewards: list[StewardDay]  # newest day first, then by steward
 
 
-def dashboard(
+def dashboard_view(
     connection: Connection, project: Project, *, days: int = 30, now: datetime | None = None
 ) -> DashboardView:
     """The dashboard's figures; the stewards' of the last ``days`` days up to ``now``."""

@@ -27,7 +27,7 @@ from mdm.views.dashboard import (
     ScoreBin,
     StewardDay,
     SystemOverlap,
-    dashboard,
+    dashboard_view,
 )
 from mdm.web.charts import PALETTE, bar_chart, histogram, set_overlap, stacked_bars
 from mdm.web.deps import ProjectDep, Reading, Viewer
@@ -91,7 +91,7 @@ def dashboard_page(
 ) -> Response:
     """The dashboard page."""
     now = datetime.now(UTC)
-    view = dashboard(connection, project, days=days, now=now)
+    view = dashboard_view(connection, project, days=days, now=now)
     entities = [_entity_figures(view, entity, now) for entity in Entity]
     days_shown, stewards_chart = _stewards_chart(view.stewards, days, now.date())
     values = {
@@ -120,7 +120,7 @@ def dashboard_api(
     when its oldest item was found), the open items' match probabilities in bins with the
     review and match thresholds, golden records per number of members, and per UTC day and
     steward the decisions and audited actions of the last ``days`` days."""
-    return dashboard(connection, project, days=days)
+    return dashboard_view(connection, project, days=days)
 
 
 # ---- figures ----------------------------------------------------------------------------------

@@ -17,10 +17,6 @@ the steward wait), in FastAPI's thread pool, without holding up other requests.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -63,16 +59,14 @@ from mdm.web.deps import (
     Viewer,
     context_of,
     principal_of,
-    session_of,
 )
+from mdm.web.flash import clear_flash, set_flash, take_flash
 from mdm.web.rendering import render
 
 router = APIRouter()
 
 PAGE_SIZE = 50  # queue rows on a page
 API_LIMIT = 500  # the most items one API page gives
-FLASH_COOKIE = "mdm_flash"  # the same cookie, and format, as the golden record's pages
-FLASH_MAX = 1500
 
 Decision = Literal["match", "not-match", "skip"]
 LINKS: dict[str, LinkDecision] = {
@@ -108,7 +102,7 @@ def queue(
     found = queue_page(connection, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     names = _record_names(connection, found.items)
     now = datetime.now(UTC)
-    flash, kind = _take_flash(request)
+    flash, kind = take_flash(request)
     values = {
         "nav": "queue",
         "page": found,
@@ -126,7 +120,7 @@ def queue(
         "flash": flash,
         "flash_kind": kind,
     }
-    return _fresh(request, render(request, "queue.html", values))
+    return clear_flash(request, render(request, "queue.html", values))
 
 
 class QueueRow(BaseModel):
@@ -233,8 +227,8 @@ def pair_page(
     """One pair side by side, why it matches or not, and (for a steward) the decision."""
     query = _filter_query(request.query_params)
     pair = _read_pair(connection, project, item_id, _filters(query))
-    flash, kind = _take_flash(request)
-    return _fresh(request, _render_pair(request, pair, query, flash, kind))
+    flash, kind = take_flash(request)
+    return clear_flash(request, _render_pair(request, pair, query, flash, kind))
 
 
 @router.get("/api/review/{item_id}")
@@ -392,7 +386,7 @@ def decide_form(
         )
     except Conflict as conflict:
         answer = _render_pair(request, conflict.pair, query, conflict.message, "warn", status=409)
-        return _fresh(request, answer)
+        return clear_flash(request, answer)
     if outcome.next_id is None:
         target = _queue_link(query, 1)
         message = (
@@ -403,7 +397,7 @@ def decide_form(
     else:
         target, message = _pair_link(outcome.next_id, query), outcome.message
     response = RedirectResponse(target, status_code=303)
-    _set_flash(request, response, message, "ok")
+    set_flash(request, response, message, "ok")
     return response
 
 
@@ -562,12 +556,12 @@ def undo_form(
         if error.reason not in (Reason.NOT_FOUND, Reason.USAGE):
             raise
         response = RedirectResponse(_local(back), status_code=303)
-        _set_flash(request, response, str(error), "warn")
+        set_flash(request, response, str(error), "warn")
         return response
     reopened = [int(i) for i in result.detail.get("reopened", [])]
     target = f"/review/{reopened[0]}" if reopened else _local(back)
     response = RedirectResponse(target, status_code=303)
-    _set_flash(request, response, result.message, "ok")
+    set_flash(request, response, result.message, "ok")
     return response
 
 
@@ -835,49 +829,3 @@ def _record_names(connection: Connection, items: Sequence[QueueItem]) -> dict[st
 def _reading(request: Request) -> Iterator[Connection]:
     with context_of(request).store.transaction() as connection, read_only(connection):
         yield connection
-
-
-def _fresh(request: Request, response: Response) -> Response:
-    """The response, with the message it showed taken away."""
-    if request.cookies.get(FLASH_COOKIE):
-        response.delete_cookie(FLASH_COOKIE, path="/")
-    return response
-
-
-def _set_flash(request: Request, response: Response, message: str, kind: str) -> None:
-    """Keep ``message`` for the next page this browser shows, signed with the session's CSRF
-    token (the golden record pages read and write the same cookie)."""
-    session = session_of(request)
-    if session is None:
-        return
-    text = json.dumps([kind, message[:FLASH_MAX]])
-    payload = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-    response.set_cookie(
-        FLASH_COOKIE,
-        f"{payload}.{_flash_signature(session.csrf, payload)}",
-        max_age=300,
-        httponly=True,
-        samesite="lax",
-        secure=context_of(request).secure_cookies,
-        path="/",
-    )
-
-
-def _take_flash(request: Request) -> tuple[str | None, str | None]:
-    cookie = request.cookies.get(FLASH_COOKIE)
-    session = session_of(request)
-    if not cookie or session is None or "." not in cookie:
-        return None, None
-    payload, _, signature = cookie.rpartition(".")
-    if not hmac.compare_digest(signature, _flash_signature(session.csrf, payload)):
-        return None, None
-    try:
-        text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
-        kind, message = json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None, None
-    return str(message), str(kind)
-
-
-def _flash_signature(key: str, payload: str) -> str:
-    return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()[:32]
