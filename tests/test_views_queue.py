@@ -30,6 +30,7 @@ from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity, LinkDecision, survived_attribute_names
 from mdm.store import open_store
 from mdm.views import QueueFilters, pair_view, queue_page, reading
+from mdm.views.search import display_name
 
 REVIEW_FROM = 0.01  # a wide review band: a queue of a dozen items on 150 organisations
 
@@ -326,6 +327,11 @@ def test_queue_pages_in_priority_order_skipped_last(project: Project) -> None:
     assert item.run_id == 1 and item.run_started_at is not None
     assert item.probability == row["probability"] and item.priority == row["priority"]
     assert set(item.levels) >= {"first_name", "last_name"} or set(item.levels) >= {"name"}
+    # Each side's display name, from its record's current attributes.
+    for each in whole.items:
+        for ref, name in ((each.left, each.left_name), (each.right, each.right_name)):
+            expected = display_name(each.entity, attributes(project, ref))
+            assert name == expected and name, (each.id, ref)
 
 
 def pages_after(connection: Connection, limit: int) -> list[int]:
@@ -418,6 +424,9 @@ def test_pair_view_sets_two_records_side_by_side(project: Project) -> None:
                 assert not field.differs
             if (field.left is None) != (field.right is None):
                 assert field.differs
+        assert view.status == "open" and view.decision is None
+        for record, name in ((view.left, view.item.left_name), (view.right, view.item.right_name)):
+            assert name and name == display_name(entity, attributes(project, record.ref))
         explained = view.explanation
         assert explained is not None and explained.method == "probabilistic"
         assert (explained.left, explained.right) == (view.item.left, view.item.right)
@@ -447,6 +456,39 @@ def test_pair_view_of_a_closed_item_with_a_deleted_record(project: Project) -> N
     assert view.right.live and view.explanation is None
     assert list(view.versions) == [view.right.ref]
     assert all(field.left is None for field in view.fields)
+    # A deleted record has no name; the live one keeps its own. A run closed it: no decision.
+    assert view.item.left_name is None and view.item.right_name
+    assert view.decision is None
+
+
+def test_pair_view_of_a_decided_item_names_its_decision(project: Project) -> None:
+    items = review_items(project)
+    item = items.iloc[0]
+    left, right = refs(item)
+    # Decided the other way round from the item's sides: the same pair.
+    stewardship.decide_pair(
+        project, right, left, LinkDecision.CANNOT_LINK, "ana", reason="two different shops"
+    )
+    with reading(project.store_url) as connection:
+        view = pair_view(connection, project, int(item["id"]))
+        still_open = pair_view(connection, project, int(items.iloc[1]["id"]))
+    assert view.status == "decided"
+    decision = view.decision
+    assert decision is not None
+    assert (decision.decision, decision.decided_by, decision.reason) == (
+        LinkDecision.CANNOT_LINK,
+        "ana",
+        "two different shops",
+    )
+    stored = query(project, "select id, decided_at from match_decision where active")
+    assert decision.id == int(stored["id"].iloc[0]) and decision.decided_at is not None
+    assert still_open.decision is None
+
+    # Revoked: the item is open again, with no decision.
+    stewardship.undo_decision(project, "ana")
+    with reading(project.store_url) as connection:
+        reopened = pair_view(connection, project, int(item["id"]))
+    assert reopened.status == "open" and reopened.decision is None
 
 
 # ---- read by index ------------------------------------------------------------------------------
@@ -490,6 +532,13 @@ def test_queue_reads_by_index(sqlite_project: Project) -> None:
         assert [item.id for item in last.items] == order[-2:]
         pair_view(connection, project, order[1])
         pair_view(connection, project, order[-1])
+    # The records of a page are read at once for their names: their current versions by key
+    # (a statement per source), then those versions by id (one), not reads per item.
+    with reading(project.store_url) as connection, statements(connection) as of_page:
+        four = queue_page(connection, QueueFilters(entity=Entity.CONTACT), limit=4).items
+    sources = {ref.partition(":")[0] for item in four for ref in (item.left, item.right)}
+    reads = [sql for sql, _ in of_page if "source_record" in sql]
+    assert len(four) == 4 and len(reads) == len(sources) + 1
     plans = assert_no_scans(project, made, {"review_item", "xref", "source_record", "run"})
     assert any("ix_review_item_skipped" in plan for plan in plans)
 

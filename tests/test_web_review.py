@@ -97,6 +97,16 @@ def test_the_queue_is_in_priority_order_with_filters_and_a_count(project: Projec
         assert answer["open_count"] == len(everything)
         first = answer["items"][0]
         assert first["left_name"] and first["right_name"]
+        # The names the queue page's read model gives, on the page and in the pair's item.
+        view = the_pair(project, first["id"])
+        assert (first["left_name"], first["right_name"]) == (
+            view.item.left_name,
+            view.item.right_name,
+        )
+        for name in (first["left_name"], first["right_name"]):
+            assert html.escape(name) in page.text
+        pair = client.get(f"/api/review/{first['id']}").json()
+        assert pair["item"]["left_name"] == first["left_name"] and pair["decision"] is None
         assert first["left_golden_id"] and first["right_golden_id"]
 
         contacts = queue_ids(project, QueueFilters(entity="contact"))
@@ -407,6 +417,18 @@ def test_the_api_twins_by_token(project: Project) -> None:
         assert answer.status_code == 200, answer.text
         assert answer.json()["item_id"] == ids[0] and answer.json()["next_id"] == ids[1]
         assert "are recorded as different" in answer.json()["message"]
+        # The decided pair names its decision: who, what, when, why; and why it is moot.
+        decided = client.get(f"/api/review/{ids[0]}", headers=bearer).json()
+        assert first["decision"] is None and decided["status"] == "decided"
+        found = decided["decision"]
+        assert (found["decided_by"], found["decision"], found["reason"]) == (
+            "token:bot",
+            "cannot_link",
+            "two shops",
+        )
+        assert found["decided_at"] and isinstance(found["id"], int)
+        assert decided["moot"].startswith("This pair was decided by token:bot on ")
+        assert decided["moot"].endswith(f": different {first['entity']}s (two shops).")
 
         skipped = client.post(
             f"/api/review/{ids[1]}/decision", json={"decision": "skip"}, headers=bearer

@@ -51,6 +51,34 @@ def deactivate_decisions(connection: Connection, decision_ids: Sequence[int]) ->
     execute_each(connection, statement, in_lists(table.c.id, [int(i) for i in decision_ids]))
 
 
+def decision_on_pair(
+    connection: Connection, entity: Entity, one: tuple[str, str], other: tuple[str, str]
+) -> pd.DataFrame:
+    """The active decision on the records ``one`` and ``other`` (source, source_key),
+    whichever way round it was made: the latest, one row; no row if there is none."""
+    table = table_of(MatchDecision)
+
+    def between(left: tuple[str, str], right: tuple[str, str]) -> ColumnElement[bool]:
+        return and_(
+            table.c.left_source == left[0],
+            table.c.left_key == left[1],
+            table.c.right_source == right[0],
+            table.c.right_key == right[1],
+        )
+
+    statement = (
+        select(table)
+        .where(
+            table.c.entity == entity,
+            table.c.active.is_(True),
+            or_(between(one, other), between(other, one)),
+        )
+        .order_by(table.c.id.desc())
+        .limit(1)
+    )
+    return read_frame(connection, statement)
+
+
 def active_pins(connection: Connection, entity: Entity) -> pd.DataFrame:
     table = table_of(ValuePin)
     statement = select(table).where(table.c.entity == entity, table.c.active.is_(True))

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     )
     from mdm.views.quarantine import QuarantineRow, run_quarantine
     from mdm.views.queue import (
+        PairDecision,
         PairField,
         PairRecord,
         PairView,
@@ -111,6 +112,7 @@ _MODULES = {
     "LineageRow": "mdm.views.history",
     "MatchStatistics": "mdm.views.runs",
     "MemberRecord": "mdm.views.golden",
+    "PairDecision": "mdm.views.queue",
     "PairField": "mdm.views.queue",
     "PairRecord": "mdm.views.queue",
     "PairView": "mdm.views.queue",
@@ -192,6 +194,7 @@ __all__ = [
     "LineageRow",
     "MatchStatistics",
     "MemberRecord",
+    "PairDecision",
     "PairField",
     "PairRecord",
     "PairView",

@@ -10,6 +10,7 @@ select is one grouped count.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,12 @@ from sqlalchemy import Connection
 from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
 from mdm.match_keys import compute_forms, parse_clean, parse_keys, region_of
-from mdm.schema import Entity, survived_attribute_names
+from mdm.schema import Entity, LinkDecision, ReviewStatus, survived_attribute_names
 from mdm.store import golden, records, stewardship
 from mdm.store.stewardship import QueueFilter
 from mdm.views.base import ViewModel, plain_rows
 from mdm.views.explain import ExplanationView, explain_records
+from mdm.views.search import display_name
 
 KEYS = ["source", "source_key"]
 
@@ -52,6 +54,10 @@ class QueueItem(ViewModel):
     priority: float
     left_golden_id: str | None  # the golden record each record is in now
     right_golden_id: str | None
+    # Each record's display name now (an account's name, a contact's names); None when the
+    # record is deleted or has none.
+    left_name: str | None
+    right_name: str | None
     run_id: int  # the run that found the pair
     run_started_at: datetime | None
     skipped_by: str | None
@@ -91,12 +97,23 @@ class PairField(ViewModel):
     differs: bool
 
 
+class PairDecision(ViewModel):
+    """The active decision on a pair: what, by whom, when, why."""
+
+    id: int
+    decision: LinkDecision
+    decided_by: str
+    decided_at: datetime
+    reason: str | None
+
+
 class PairView(ViewModel):
     id: int
     entity: Entity
     status: str  # open | decided | gone
     closed_reason: str | None
     closed_at: datetime | None
+    decision: PairDecision | None  # the decision that closed a decided item; else None
     item: QueueItem  # the item as the queue shows it (scores as its run found them)
     left: PairRecord
     right: PairRecord
@@ -184,12 +201,18 @@ def parse_cursor(text: str) -> tuple[int, float, int]:
 
 
 def _items(connection: Connection, rows: list[dict[str, Any]]) -> list[QueueItem]:
-    """The queue's items of ``rows`` (review items), with their records' golden ids now."""
+    """The queue's items of ``rows`` (review items), with their records' golden ids and
+    display names now, each read once for all of ``rows``."""
     golden_of = _golden_ids(connection, rows)
-    return [_item(row, golden_of) for row in rows]
+    names = _record_names(connection, rows)
+    return [_item(row, golden_of, names) for row in rows]
 
 
-def _item(row: dict[str, Any], golden_of: dict[tuple[str, str], str]) -> QueueItem:
+def _item(
+    row: dict[str, Any],
+    golden_of: dict[tuple[str, str], str],
+    names: dict[tuple[str, str], str],
+) -> QueueItem:
     left, right = (row["left_source"], row["left_key"]), (row["right_source"], row["right_key"])
     priority = float(row["priority"] or 0.0)
     return QueueItem(
@@ -203,6 +226,8 @@ def _item(row: dict[str, Any], golden_of: dict[tuple[str, str], str]) -> QueueIt
         priority=priority,
         left_golden_id=golden_of.get(left),
         right_golden_id=golden_of.get(right),
+        left_name=names.get(left),
+        right_name=names.get(right),
         run_id=row["run_id"],
         run_started_at=row["run_started_at"],
         skipped_by=row["skipped_by"],
@@ -229,6 +254,40 @@ def _golden_ids(connection: Connection, rows: list[dict[str, Any]]) -> dict[tupl
     return found
 
 
+def _record_names(connection: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(source, source_key) -> display name of the live records of ``rows``, read by key."""
+    found: dict[tuple[str, str], str] = {}
+    for entity in Entity:
+        keys = list(
+            dict.fromkeys(
+                (row[f"{side}_source"], row[f"{side}_key"])
+                for row in rows
+                if row["entity"] == entity
+                for side in ("left", "right")
+            )
+        )
+        if not keys:
+            continue
+        ids = records.current_ids_of_keys(connection, entity, pd.DataFrame(keys, columns=KEYS))
+        live = ids.loc[~ids["deleted"].astype(bool), "record_id"].astype(int).tolist()
+        found |= _display_names(entity, plain_rows(records.records_in(connection, live)))
+    return found
+
+
+def _display_names(
+    entity: Entity, versions: Iterable[dict[str, Any]]
+) -> dict[tuple[str, str], str]:
+    """(source, source_key) -> display name of record ``versions`` (rows with attributes)."""
+    found: dict[tuple[str, str], str] = {}
+    for row in versions:
+        attributes = row["attributes"]
+        values = json.loads(attributes) if isinstance(attributes, str) else dict(attributes)
+        name = display_name(entity, values)
+        if name:
+            found[(str(row["source"]), str(row["source_key"]))] = name
+    return found
+
+
 # ---- one pair ----------------------------------------------------------------------------------
 
 
@@ -242,15 +301,16 @@ def pair_view(
 ) -> PairView:
     """Review item ``item_id`` for the pair page: both records' current values side by side,
     which differ, why they match or not (``explain_records``), their golden records and
-    versions, and the items before and after it in the queue of ``filters``."""
+    versions, the decision that closed it if it was decided, and the items before and after it
+    in the queue of ``filters``."""
     found = plain_rows(stewardship.review_item(connection, item_id))
     if not found:
         raise MdmError(Reason.NOT_FOUND, f"No review item {item_id}.")
     row = found[0]
-    [item] = _items(connection, [row])
     entity = Entity(row["entity"])
     sides = [(row["left_source"], row["left_key"]), (row["right_source"], row["right_key"])]
     current = _current(connection, entity, sides)
+    item = _item(row, _golden_ids(connection, [row]), _display_names(entity, current.values()))
     golden_ids = [item.left_golden_id, item.right_golden_id]
     pair = [
         _record(project, key, current.get(key), golden_id)
@@ -265,6 +325,7 @@ def pair_view(
         status=row["status"],
         closed_reason=row["closed_reason"],
         closed_at=row["closed_at"],
+        decision=_decision(connection, entity, row["status"], sides),
         item=item,
         left=pair[0],
         right=pair[1],
@@ -274,6 +335,18 @@ def pair_view(
         previous_id=previous_id,
         next_id=next_id,
     )
+
+
+def _decision(
+    connection: Connection, entity: Entity, status: str, sides: list[tuple[str, str]]
+) -> PairDecision | None:
+    """The active decision on the pair of a decided item, read by the pair's keys."""
+    if status != ReviewStatus.DECIDED:
+        return None
+    found = plain_rows(stewardship.decision_on_pair(connection, entity, sides[0], sides[1]))
+    if not found:
+        return None
+    return PairDecision.model_validate(found[0])
 
 
 def _current(

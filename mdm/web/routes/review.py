@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
-import pandas as pd
 from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -38,8 +37,6 @@ from mdm.config.specs import Project
 from mdm.errors import MdmError, Reason
 from mdm.schema import Entity, LinkDecision
 from mdm.stewardship import decide_pair, skip_review, undo_decision
-from mdm.stewardship import rows as steward_rows
-from mdm.store import records
 from mdm.views import (
     ExplanationView,
     PairView,
@@ -49,7 +46,6 @@ from mdm.views import (
     queue_page,
     read_only,
 )
-from mdm.views.base import plain_rows
 from mdm.views.search import display_name
 from mdm.web.accounts import Role
 from mdm.web.deps import (
@@ -100,13 +96,12 @@ def queue(
     filters = _filters(query)
     number = max(page, 1)
     found = queue_page(connection, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-    names = _record_names(connection, found.items)
     now = datetime.now(UTC)
     flash, kind = take_flash(request)
     values = {
         "nav": "queue",
         "page": found,
-        "rows": [_row(item, names, query, now) for item in found.items],
+        "rows": [_row(item, query, now) for item in found.items],
         "number": number,
         "first": (number - 1) * PAGE_SIZE + 1,
         "last": (number - 1) * PAGE_SIZE + len(found.items),
@@ -141,16 +136,14 @@ class QueueRow(BaseModel):
     link: str
 
 
-def _row(
-    item: QueueItem, names: Mapping[str, str], query: Sequence[tuple[str, str]], now: datetime
-) -> QueueRow:
+def _row(item: QueueItem, query: Sequence[tuple[str, str]], now: datetime) -> QueueRow:
     return QueueRow(
         id=item.id,
         entity=str(item.entity),
         left=item.left,
         right=item.right,
-        left_name=names.get(item.left),
-        right_name=names.get(item.right),
+        left_name=item.left_name,
+        right_name=item.right_name,
         probability=item.probability,
         priority=item.priority,
         left_golden_id=item.left_golden_id,
@@ -161,17 +154,10 @@ def _row(
     )
 
 
-class NamedQueueItem(QueueItem):
-    """A queue item with its records' display names (an account's name, a contact's names)."""
-
-    left_name: str | None
-    right_name: str | None
-
-
 class QueueAnswer(BaseModel):
     """A page of the queue, for the API."""
 
-    items: list[NamedQueueItem]
+    items: list[QueueItem]  # each with its records' display names
     open_count: int  # open items the filters select, skipped ones included
     skipped_count: int
     next_cursor: str | None  # ``after=`` for the next page
@@ -201,16 +187,8 @@ def queue_api(
     if not 1 <= limit <= API_LIMIT:
         raise MdmError(Reason.USAGE, f"limit must be between 1 and {API_LIMIT}.")
     found = queue_page(connection, filters, limit=limit, offset=offset, after=after)
-    names = _record_names(connection, found.items)
     return QueueAnswer(
-        items=[
-            NamedQueueItem(
-                **item.model_dump(),
-                left_name=names.get(item.left),
-                right_name=names.get(item.right),
-            )
-            for item in found.items
-        ],
+        items=found.items,
         open_count=found.open_count,
         skipped_count=found.skipped_count,
         next_cursor=found.next_cursor,
@@ -226,9 +204,9 @@ def pair_page(
 ) -> Response:
     """One pair side by side, why it matches or not, and (for a steward) the decision."""
     query = _filter_query(request.query_params)
-    pair = _read_pair(connection, project, item_id, _filters(query))
+    view = pair_view(connection, project, item_id, _filters(query))
     flash, kind = take_flash(request)
-    return clear_flash(request, _render_pair(request, pair, query, flash, kind))
+    return clear_flash(request, _render_pair(request, view, query, flash, kind))
 
 
 @router.get("/api/review/{item_id}")
@@ -239,53 +217,23 @@ def pair_api(
     and weights, the golden ids, the record versions a decision names (``expected``), and the
     items before and after it in the queue of the same filters."""
     filters = _filters(_filter_query(request.query_params))
-    return _pair_json(_read_pair(connection, project, item_id, filters))
+    return _pair_json(pair_view(connection, project, item_id, filters))
 
 
-@dataclass(frozen=True)
-class Pair:
-    """A review item as its page shows it: the read model, and the decision that closed it."""
-
-    view: PairView
-    # The active decision on the pair (decision, decided_by, decided_at, reason), if any.
-    decision: dict[str, Any] | None
-
-    @property
-    def moot(self) -> str | None:
-        """Why the item is out of the queue, in a sentence; None while it is open."""
-        view = self.view
-        if view.status == "open":
-            return None
-        if view.status == "decided":
-            found = self.decision
-            if found is None:
-                return "This pair was decided: it is no longer in the queue."
-            same = found["decision"] == LinkDecision.MUST_LINK
-            verdict = f"the same {view.entity}" if same else f"different {view.entity}s"
-            when = _when(found.get("decided_at"))
-            text = f"This pair was decided by {found['decided_by']}{when}: {verdict}"
-            return text + (f" ({found['reason']})." if found.get("reason") else ".")
-        why = f": {view.closed_reason}" if view.closed_reason else ""
-        return (
-            f"A run closed this item{_when(view.closed_at)}{why}. The pair is no longer in review."
-        )
-
-
-def _read_pair(
-    connection: Connection, project: Project, item_id: int, filters: QueueFilters
-) -> Pair:
-    view = pair_view(connection, project, item_id, filters)
-    decision = None
+def _moot(view: PairView) -> str | None:
+    """Why the item is out of the queue, in a sentence; None while it is open."""
+    if view.status == "open":
+        return None
     if view.status == "decided":
-        keys = pd.DataFrame(
-            [(r.source, r.source_key) for r in (view.left, view.right)],
-            columns=["source", "source_key"],
-            dtype=object,
-        )
-        found = steward_rows.decisions_among(connection, view.entity, keys)
-        if not found.empty:
-            decision = plain_rows(found.sort_values("id"))[-1]
-    return Pair(view, decision)
+        found = view.decision
+        if found is None:
+            return "This pair was decided: it is no longer in the queue."
+        same = found.decision == LinkDecision.MUST_LINK
+        verdict = f"the same {view.entity}" if same else f"different {view.entity}s"
+        text = f"This pair was decided by {found.decided_by}{_when(found.decided_at)}: {verdict}"
+        return text + (f" ({found.reason})." if found.reason else ".")
+    why = f": {view.closed_reason}" if view.closed_reason else ""
+    return f"A run closed this item{_when(view.closed_at)}{why}. The pair is no longer in review."
 
 
 def _when(moment: Any) -> str:
@@ -296,13 +244,12 @@ def _when(moment: Any) -> str:
 
 def _render_pair(
     request: Request,
-    pair: Pair,
+    view: PairView,
     query: Sequence[tuple[str, str]],
     flash: str | None,
     kind: str | None,
     status: int = 200,
 ) -> Response:
-    view = pair.view
     fields = {field.name: field for field in view.fields}
     left_values = {name: field.left for name, field in fields.items()}
     right_values = {name: field.right for name, field in fields.items()}
@@ -319,7 +266,7 @@ def _render_pair(
         "chart": _chart(explanation),
         "levels": _stored_levels(view.item),
         "open": view.status == "open",
-        "moot": pair.moot,
+        "moot": _moot(view),
         "expected": json.dumps(view.versions, sort_keys=True),
         "filters": urlencode(list(query)),
         "queue_link": _queue_link(query, 1),
@@ -338,10 +285,8 @@ def _stored_levels(item: QueueItem) -> list[tuple[str, str]]:
     return [(name, "missing" if level == -1 else str(level)) for name, level in item.levels.items()]
 
 
-def _pair_json(pair: Pair) -> dict[str, Any]:
-    found: dict[str, Any] = jsonable_encoder(
-        {**pair.view.model_dump(mode="json"), "moot": pair.moot, "decision": pair.decision}
-    )
+def _pair_json(view: PairView) -> dict[str, Any]:
+    found: dict[str, Any] = jsonable_encoder({**view.model_dump(mode="json"), "moot": _moot(view)})
     return found
 
 
@@ -361,10 +306,10 @@ class Outcome:
 class Conflict(Exception):
     """Nothing was recorded: the pair changed since it was shown, or is no longer open."""
 
-    def __init__(self, message: str, pair: Pair) -> None:
+    def __init__(self, message: str, view: PairView) -> None:
         super().__init__(message)
         self.message = message
-        self.pair = pair
+        self.view = view
 
 
 @router.post("/review/{item_id}/decide", include_in_schema=False)
@@ -385,7 +330,7 @@ def decide_form(
             request, project, item_id, decision, _parse_expected(expected), reason, who.actor, query
         )
     except Conflict as conflict:
-        answer = _render_pair(request, conflict.pair, query, conflict.message, "warn", status=409)
+        answer = _render_pair(request, conflict.view, query, conflict.message, "warn", status=409)
         return clear_flash(request, answer)
     if outcome.next_id is None:
         target = _queue_link(query, 1)
@@ -438,7 +383,7 @@ def decide_api(
                 "error": conflict.message,
                 "status": 409,
                 "reason": str(Reason.CONFLICT),
-                "pair": _pair_json(conflict.pair),
+                "pair": _pair_json(conflict.view),
             },
             status_code=409,
         )
@@ -472,10 +417,9 @@ def _decide(
         raise MdmError(Reason.USAGE, f"{decision!r} is not a decision: match, not-match or skip.")
     filters = _filters(query)
     with _reading(request) as connection:
-        pair = _read_pair(connection, project, item_id, filters)
-    view = pair.view
+        view = pair_view(connection, project, item_id, filters)
     if view.status != "open":
-        raise Conflict(f"Nothing was recorded. {pair.moot}", pair)
+        raise Conflict(f"Nothing was recorded. {_moot(view)}", view)
     cursor = view.item.cursor
     try:
         if decision == "skip":
@@ -496,7 +440,7 @@ def _decide(
         if error.reason != Reason.CONFLICT:
             raise
         with _reading(request) as connection:
-            fresh = _read_pair(connection, project, item_id, filters)
+            fresh = pair_view(connection, project, item_id, filters)
         raise Conflict(_sentence(error), fresh) from None
     with _reading(request) as connection:
         next_id = _next_item(connection, filters, cursor, {item_id, done})
@@ -793,36 +737,6 @@ def _age(started: datetime | None, now: datetime) -> str:
     if seconds < 86400:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
-
-
-def _record_names(connection: Connection, items: Sequence[QueueItem]) -> dict[str, str]:
-    """SOURCE:KEY -> the display name of each live record of ``items`` (an account's name, a
-    contact's names), read by key."""
-    names: dict[str, str] = {}
-    for entity in Entity:
-        keys = list(
-            dict.fromkeys(
-                (source, key)
-                for item in items
-                if item.entity is entity
-                for source, _, key in (item.left.partition(":"), item.right.partition(":"))
-            )
-        )
-        if not keys:
-            continue
-        current = records.current_ids_of_keys(
-            connection, entity, pd.DataFrame(keys, columns=["source", "source_key"], dtype=object)
-        )
-        live = current.loc[~current["deleted"].astype(bool), "record_id"].astype(int).tolist()
-        found = records.records_in(connection, live)
-        for source, key, attributes in zip(
-            found["source"], found["source_key"], found["attributes"], strict=True
-        ):
-            values = json.loads(attributes) if isinstance(attributes, str) else dict(attributes)
-            name = display_name(entity, values)
-            if name:
-                names[f"{source}:{key}"] = name
-    return names
 
 
 @contextmanager
