@@ -239,36 +239,34 @@ def _item(
 def _golden_ids(connection: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """(source, source_key) -> golden id of the records of ``rows``, read by key."""
     found: dict[tuple[str, str], str] = {}
+    for entity, keys in _keys_by_entity(rows).items():
+        xref = golden.xref_of_keys(connection, entity, keys)
+        for source, key, golden_id in xref[[*KEYS, "golden_id"]].itertuples(index=False):
+            found[(str(source), str(key))] = str(golden_id)
+    return found
+
+
+def _keys_by_entity(rows: list[dict[str, Any]]) -> dict[Entity, pd.DataFrame]:
+    """Per entity, the records (source, source_key) of both sides of the items ``rows``,
+    each once."""
+    found: dict[Entity, pd.DataFrame] = {}
     for entity in Entity:
-        keys = [
+        keys = dict.fromkeys(
             (row[f"{side}_source"], row[f"{side}_key"])
             for row in rows
             if row["entity"] == entity
             for side in ("left", "right")
-        ]
-        if not keys:
-            continue
-        xref = golden.xref_of_keys(connection, entity, pd.DataFrame(keys, columns=KEYS))
-        for source, key, golden_id in xref[[*KEYS, "golden_id"]].itertuples(index=False):
-            found[(str(source), str(key))] = str(golden_id)
+        )
+        if keys:
+            found[entity] = pd.DataFrame(list(keys), columns=KEYS)
     return found
 
 
 def _record_names(connection: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """(source, source_key) -> display name of the live records of ``rows``, read by key."""
     found: dict[tuple[str, str], str] = {}
-    for entity in Entity:
-        keys = list(
-            dict.fromkeys(
-                (row[f"{side}_source"], row[f"{side}_key"])
-                for row in rows
-                if row["entity"] == entity
-                for side in ("left", "right")
-            )
-        )
-        if not keys:
-            continue
-        ids = records.current_ids_of_keys(connection, entity, pd.DataFrame(keys, columns=KEYS))
+    for entity, keys in _keys_by_entity(rows).items():
+        ids = records.current_ids_of_keys(connection, entity, keys)
         live = ids.loc[~ids["deleted"].astype(bool), "record_id"].astype(int).tolist()
         found |= _display_names(entity, plain_rows(records.records_in(connection, live)))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -41,7 +42,7 @@ def signin(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     session = session_of(request)
-    if session is None or not csrf_token or csrf_token != session.csrf:
+    if session is None or not csrf_token or not hmac.compare_digest(csrf_token, session.csrf):
         raise HTTPException(403, "The sign-in form is stale: reload the page and try again.")
     context = context_of(request)
     with context.store.transaction() as connection, read_only(connection):
