@@ -4,7 +4,14 @@ prints. ``app`` is the Typer app and ``main`` runs it (the ``mdm`` script)."""
 from collections.abc import Callable
 from typing import Any
 
-from mdm.cli import read_commands, run_commands, steward_commands, train_commands, web_commands
+from mdm.cli import (
+    publish_commands,
+    read_commands,
+    run_commands,
+    steward_commands,
+    train_commands,
+    web_commands,
+)
 from mdm.cli.base import app, console, errors
 
 # In the order ``mdm --help`` lists them.
@@ -13,6 +20,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "run": run_commands.run,
     "ingest": run_commands.ingest,
     "export": run_commands.export,
+    "publish": publish_commands.publish,
     "show": read_commands.show,
     "status": read_commands.status,
     "quarantine": read_commands.quarantine,

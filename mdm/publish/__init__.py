@@ -1,4 +1,5 @@
-"""Publish the master: exports for analysts (sync feeds come later)."""
+"""Publish the master: exports for analysts (`mdm export`) and sync feeds back to each source
+(`mdm publish`, `mdm.publish.feeds`)."""
 
 from mdm.publish.export import ExportFormat, export_master, export_store, spreadsheet_safe
 

@@ -415,3 +415,87 @@ class ResolutionMark(SQLModel, table=True):
     entity: str = Field(primary_key=True, max_length=16)
     record_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     run_id: int = Field(foreign_key="run.id")
+
+
+# ---- per-source sync feeds (revision 0010) --------------------------------------------------
+
+
+class PublishCursor(SQLModel, table=True):
+    """How far each source's feed has gone: the last sequence number written to its outbox
+    and the last one the source acknowledged as applied."""
+
+    __tablename__ = "publish_cursor"
+
+    source: str = Field(primary_key=True, max_length=128)
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    acked_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    acked_at: datetime | None = None
+
+
+class PublishBatch(SQLModel, table=True):
+    """The changes one publish added to a source's outbox: a range of sequence numbers,
+    computed from the master as of a run."""
+
+    __tablename__ = "publish_batch"
+
+    source: str = Field(primary_key=True, max_length=128)
+    batch: int = Field(primary_key=True)
+    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    run_id: int | None = Field(default=None, foreign_key="run.id")
+    created_at: datetime
+
+
+class PublishOutbox(SQLModel, table=True):
+    """One change a source must make to agree with the master: its record's golden id
+    (``xref``), a golden value it does not hold (``update``, with the value's lineage) or a
+    golden contact to create under an account it holds (``create``)."""
+
+    __tablename__ = "publish_outbox"
+
+    source: str = Field(primary_key=True, max_length=128)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    batch: int
+    change: str = Field(max_length=8)  # xref | update | create
+    action: str = Field(max_length=16)  # new | changed | merged | split | retired | update | create
+    entity: str = Field(max_length=16)
+    source_key: str | None = Field(default=None, max_length=512)
+    golden_id: str | None = Field(default=None, max_length=32)
+    previous_id: str | None = Field(default=None, max_length=32)
+    other_ids: str | None = Field(default=None, sa_column=Column(Text))  # JSON array
+    account_key: str | None = Field(default=None, max_length=512)
+    attribute: str | None = Field(default=None, max_length=64)
+    value: str | None = Field(default=None, sa_column=Column(Text))
+    old_value: str | None = Field(default=None, sa_column=Column(Text))
+    lineage_source: str | None = Field(default=None, max_length=128)
+    lineage_key: str | None = Field(default=None, max_length=512)
+    lineage_rule: str | None = Field(default=None, max_length=64)
+    lineage_run: int | None = None
+    lineage_modified: datetime | None = None
+
+
+class PublishState(SQLModel, table=True):
+    """What a source is taken to hold for each of its records after the changes published to
+    it: the golden id, and its values (JSON) as read from the record version ``record_id``
+    with the published updates applied."""
+
+    __tablename__ = "publish_state"
+
+    source: str = Field(primary_key=True, max_length=128)
+    entity: str = Field(primary_key=True, max_length=16)
+    source_key: str = Field(primary_key=True, max_length=512)
+    golden_id: str = Field(max_length=32)
+    record_id: int
+    held: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PublishCreated(SQLModel, table=True):
+    """A golden record a source was asked to create, so that it is asked once."""
+
+    __tablename__ = "publish_created"
+
+    source: str = Field(primary_key=True, max_length=128)
+    entity: str = Field(primary_key=True, max_length=16)
+    golden_id: str = Field(primary_key=True, max_length=32)
+    account_key: str | None = Field(default=None, max_length=512)
+    batch: int
