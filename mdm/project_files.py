@@ -85,6 +85,7 @@ DEMO_ENTRIES = (
     "truth",
     "rules",
     "exports",
+    "reports",
 )
 
 

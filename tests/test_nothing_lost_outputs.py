@@ -292,7 +292,7 @@ def test_an_export_set_aside_by_a_killed_swap_is_put_back_first(project: Path) -
 
 def test_an_export_never_replaces_a_folder_mdm_did_not_write(project: Path) -> None:
     first_run(project)
-    mine = project / "reports"
+    mine = project / "my_notes"
     mine.mkdir()
     (mine / "notes.txt").write_text("my notes", encoding="utf-8")
     refused = mdm("export", "--out", str(mine), "-p", str(project))

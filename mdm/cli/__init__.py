@@ -7,6 +7,7 @@ from typing import Any
 from mdm.cli import (
     publish_commands,
     read_commands,
+    report_commands,
     run_commands,
     steward_commands,
     train_commands,
@@ -23,6 +24,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "publish": publish_commands.publish,
     "show": read_commands.show,
     "status": read_commands.status,
+    "report": report_commands.report,
+    "profile": report_commands.profile,
     "quarantine": read_commands.quarantine,
     "history": read_commands.history,
     "lineage": read_commands.lineage,

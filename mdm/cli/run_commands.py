@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -29,11 +29,17 @@ from mdm.cli.base import (
 from mdm.cli.output import frame_table, print_summary, text
 from mdm.errors import MdmError, Reason
 
+if TYPE_CHECKING:
+    from mdm.config.specs import Project
+
 # Violations printed one by one; the totals count them all.
 CHECK_SHOWN = 50
 # The values of mdm.publish.ExportFormat (a test checks that they agree), named here because
 # importing the exporter brings pandas and the store into ``mdm --help``.
 ExportFormatName = Literal["csv", "parquet"]
+# Likewise mdm.schema.Entity and mdm.publish.mask.MaskMode.
+EntityName = Literal["account", "contact"]
+MaskModeName = Literal["reversible", "irreversible"]
 
 
 def init(
@@ -90,6 +96,17 @@ def run(
                 allow_deletes=allowed,
             )
     print_summary(summary)
+    _write_report(spec, summary.run_id)
+
+
+def _write_report(project: Project, run_id: int) -> None:
+    """The run's HTML report, after the run committed; one that fails is logged, and the run
+    stands (``mdm report`` writes it again)."""
+    from mdm.reports import report_after_run
+
+    written = report_after_run(project.store_url, project.root, project.spec, run_id)
+    if written is not None:
+        console.print(f"Report: [bold]{text(str(written))}[/]", soft_wrap=True)
 
 
 def ingest(
@@ -131,16 +148,103 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into.")],
     fmt: Annotated[ExportFormatName, typer.Option("--format", "-f")] = "csv",
     project: ProjectOption = Path("."),
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="TABLES",
+            help="Add account_contacts (each contact with its account's main fields) or "
+            "history (history_events, history_versions); repeat for both.",
+        ),
+    ] = None,
+    entity: Annotated[
+        EntityName | None,
+        typer.Option(help="Only this entity's golden records, xref, lineage and history."),
+    ] = None,
+    since_run: Annotated[
+        int | None,
+        typer.Option("--since-run", metavar="RUN", help="Only what runs after run RUN changed."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Only what changed on or after DATE (YYYY-MM-DD, UTC; or an ISO 8601 time).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Only golden records holding a record of source NAME, and its xref rows.",
+        ),
+    ] = None,
+    mask: Annotated[
+        MaskModeName | None,
+        typer.Option(
+            help="Replace names, emails and phones by tokens: reversible (the project's mask "
+            "key gets them back with --unmask) or irreversible (keyed hashes).",
+        ),
+    ] = None,
+    unmask: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Instead of exporting: write the files of the masked export PATH (its folder "
+            "or one file) into --out with their values back.",
+        ),
+    ] = None,
 ) -> None:
-    """Write accounts, contacts, xref and lineage as CSV or Parquet files."""
+    """Write accounts, contacts, xref and lineage as CSV or Parquet files; on request the
+    contacts with their accounts and the history, narrowed by filters, personal data masked."""
     from mdm.config.load import check_export_folder
-    from mdm.publish import ExportFormat, export_store
+    from mdm.publish.export import ExportFormat, ExportOptions, export_store, unmask_export
+    from mdm.publish.filters import ExportFilter
+    from mdm.publish.mask import Masker, MaskMode, Unmasker, project_key
+    from mdm.publish.tables import Extra
+    from mdm.schema import Entity
 
+    asked = ExportFilter(
+        entity=None if entity is None else Entity(entity),
+        since_run=since_run,
+        since=since,
+        source=source,
+    )
     with user_errors():
+        extras = {str(extra) for extra in Extra}
+        for name in include or []:
+            if name not in extras:
+                raise MdmError(
+                    Reason.USAGE,
+                    f"--include {name}: no such table. Add account_contacts, history or both "
+                    "(--include account_contacts --include history).",
+                )
         found = load_for_reading(project)
         check_export_folder(out, found.root, found.spec)
-        written = export_store(found.store_url, out, ExportFormat(fmt))
-    console.print(f"Exported accounts, contacts, xref and lineage to [bold]{text(str(written))}[/]")
+        if unmask is not None:
+            if include or mask or not asked.is_empty:
+                raise MdmError(
+                    Reason.USAGE,
+                    "--unmask writes the files of a masked export back as they were: give it "
+                    "alone with --out, without --include, filters or --mask.",
+                )
+            unmasker = Unmasker(project_key(found.root, create=False))
+            written = unmask_export(unmask, out, unmasker)
+            console.print(f"Unmasked {text(str(unmask))} into [bold]{text(str(written))}[/]")
+            return
+        options = ExportOptions(
+            include=frozenset(Extra(name) for name in include or []),
+            filter=asked,
+            project_sources=tuple(source.name for source in found.spec.sources),
+            masker=None
+            if mask is None
+            else Masker(project_key(found.root, create=True), MaskMode(mask)),
+            declared_types=True,
+        )
+        written = export_store(found.store_url, out, ExportFormat(fmt), options)
+    names = sorted(path.stem for path in written.iterdir() if not path.name.startswith("."))
+    masked = "" if mask is None else f", names, emails and phones masked ({mask})"
+    console.print(f"Exported {', '.join(names)}{masked} to [bold]{text(str(written))}[/]")
 
 
 def check(project: ProjectOption = Path(".")) -> None:
@@ -194,7 +298,7 @@ def demo(
         typer.Option(
             "--force",
             help="Start afresh in a folder that holds a project or store: delete its mdm.toml, "
-            "store, data, truth, rules and exports first.",
+            "store, data, truth, rules, exports and reports first.",
         ),
     ] = False,
     verbose: VerboseOption = 0,
@@ -214,6 +318,7 @@ def demo(
         with progress() as say:
             summary = pipeline.run(project, progress=say)
     print_summary(summary)
+    _write_report(project, summary.run_id)
     mdm = _invocation()
     console.print(
         f"\nThe demo project is in [bold]{directory}[/] (its store: {directory / 'mdm.db'}).\n"

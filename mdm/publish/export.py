@@ -1,7 +1,10 @@
-"""Write the master out as files: golden accounts and contacts, xref and lineage.
+"""Write the master out as files: golden accounts and contacts, xref and lineage, and on
+request the contacts with their accounts and the golden records' history.
 
 An export replaces its folder whole (see ``mdm.publish.folder``). CSV cells that a spreadsheet
-would run as a formula are escaped; Parquet keeps every value as it is.
+would run as a formula are escaped; Parquet keeps every value as it is. ``mdm export`` can
+narrow the export (``mdm.publish.filters``) and mask its personal data (``mdm.publish.mask``);
+the export a run writes is always the whole master, as it is.
 
 Each file is streamed from the store in chunks of rows (``mdm.publish.tables`` holds the
 queries, ``mdm.publish.writers`` the writers): the master is never held whole in memory, and
@@ -10,8 +13,9 @@ no data frame is built of it.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -22,16 +26,19 @@ from sqlalchemy import Connection
 
 from mdm import failpoints
 from mdm.errors import MdmError, Reason
+from mdm.publish.filters import ExportFilter, ResolvedFilter, resolve_filter
 from mdm.publish.folder import read_marker, replace_folder, sync_file
+from mdm.publish.mask import Masker, Unmasker, masked_columns, row_masker, unmask_files
 from mdm.publish.patch import can_patch, patch_csv
 from mdm.publish.tables import (
-    FORMULA_STARTS,
-    SIGNED_NUMBER_PATTERN,
     ExportTable,
+    Extra,
+    declared_schema,
     export_tables,
+    is_formula_like,
     parquet_schema,
 )
-from mdm.publish.writers import write_csv, write_parquet
+from mdm.publish.writers import Rows, cell_converter, write_csv, write_parquet
 from mdm.schema import RunStatus
 from mdm.store import open_store, runs
 from mdm.store.stream import STREAM_CHUNK, stream_rows
@@ -42,7 +49,26 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
 
 
-SIGNED_NUMBER = re.compile(SIGNED_NUMBER_PATTERN)
+# The tables whose Parquet types are by default those pandas gave them when the export built
+# frames (a column of nothing but None: Arrow's null type), for files written as before.
+_PANDAS_TYPED = frozenset({"accounts", "contacts", "xref", "lineage"})
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What ``mdm export`` asks beyond the whole master (the defaults: the run's export)."""
+
+    include: frozenset[Extra] = frozenset()
+    filter: ExportFilter = field(default_factory=ExportFilter)
+    # The sources the project declares: a filter may name them before any record is loaded.
+    project_sources: tuple[str, ...] = ()
+    masker: Masker | None = None
+    # Parquet columns typed by what they hold, also where no row has a value (text: strings).
+    declared_types: bool = False
+
+    @property
+    def is_whole_master(self) -> bool:
+        return not self.include and self.filter.is_empty and self.masker is None
 
 
 def export_master(
@@ -52,14 +78,19 @@ def export_master(
     *,
     chunk_rows: int = STREAM_CHUNK,
     patch: bool = False,
+    options: ExportOptions | None = None,
 ) -> Path:
-    """Replace the folder ``out`` with accounts, contacts, xref and lineage; returns it.
+    """Replace the folder ``out`` with accounts, contacts, xref and lineage (and what
+    ``options`` add, keep and mask); returns it.
 
     Readers and a killed process see the previous complete export or the new one, never a mix.
     Each file is read from the store and written ``chunk_rows`` rows at a time; with ``patch``,
     a CSV export of this store already in ``out`` is patched with what changed since it was
-    written (``mdm.publish.patch``), which gives the same files.
+    written (``mdm.publish.patch``), which gives the same files. A filter that names what the
+    store does not have is refused before anything is written.
     """
+    options = options or ExportOptions()
+    wanted = resolve_filter(connection, options.filter, options.project_sources)
     last_run = _last_run(connection)
     marker: dict[str, Any] = {
         "written_by": "mdm",
@@ -68,11 +99,17 @@ def export_master(
         "written_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "format": str(fmt),
     }
+    if not options.is_whole_master:
+        marker["selection"] = _selection(options, wanted)
     target = out.resolve()  # a symlinked folder: replace the folder it points to
-    since = _patchable_since(connection, target, fmt) if patch else None
+    whole = patch and options.is_whole_master
+    since = _patchable_since(connection, target, fmt) if whole else None
+    tables = export_tables(connection, options.include, wanted)
 
     def write(folder: Path) -> list[str]:
-        written, patched = _write_all(connection, folder, fmt, chunk_rows, target, since)
+        written, patched = _write_all(
+            connection, tables, folder, fmt, chunk_rows, (target, since), options
+        )
         marker["sizes"] = {name: (folder / name).stat().st_size for name in written}
         marker["patched"] = {"since_run": since, "files": patched} if patched else None
         return written
@@ -88,14 +125,45 @@ def export_master(
     return out
 
 
-def export_store(store_url: str, out: Path, fmt: ExportFormat) -> Path:
+def export_store(
+    store_url: str, out: Path, fmt: ExportFormat, options: ExportOptions | None = None
+) -> Path:
     """Export the master held by the store at ``store_url`` (reads only)."""
     store = open_store(store_url)
     try:
         with store.transaction() as connection:
-            return export_master(connection, out, fmt)
+            return export_master(connection, out, fmt, options=options)
     finally:
         store.close()
+
+
+def unmask_export(source: Path, out: Path, unmasker: Unmasker) -> Path:
+    """Replace the folder ``out`` with the CSV and Parquet files of ``source`` (a masked
+    export's folder or one of its files) with their reversible tokens turned back into values.
+
+    The files are as the export would have written them unmasked (CSV cells escaped as the
+    export escapes them); irreversible tokens stay as they are."""
+    target = out.resolve()
+    if source.resolve() == target:
+        raise MdmError(
+            Reason.USAGE,
+            f"--unmask {source} and --out {out} are one folder: write the unmasked files "
+            "elsewhere (the masked ones are what you share).",
+        )
+    marker = {
+        "written_by": "mdm",
+        "unmasked_from": str(source.resolve()),
+        "written_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+    }
+    try:
+        replace_folder(target, lambda folder: unmask_files(source, folder, unmasker), marker)
+    except OSError as error:
+        raise MdmError(
+            Reason.USAGE,
+            f"Cannot write the unmasked files to {out}: {error.strerror or error}. "
+            "Choose a folder you can write to with --out.",
+        ) from error
+    return out
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,39 +174,43 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
         values = safe[column]
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
-        risky = values.map(_is_formula_like).astype(bool)
+        risky = values.map(is_formula_like).astype(bool)
         if risky.any():
             safe[column] = values.astype(object).where(~risky, "'" + values[risky].astype(str))
     return safe
 
 
-def _is_formula_like(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and value.startswith(FORMULA_STARTS)
-        and SIGNED_NUMBER.fullmatch(value) is None
-    )
+def _selection(options: ExportOptions, wanted: ResolvedFilter) -> dict[str, Any]:
+    """What a narrowed or masked export holds, for its marker (and so that a run's export
+    never patches it as if it were the whole master)."""
+    return {
+        "include": sorted(str(extra) for extra in options.include),
+        **wanted.describe(),
+        "mask": None if options.masker is None else str(options.masker.mode),
+    }
 
 
 def _write_all(
     connection: Connection,
+    tables: list[ExportTable],
     folder: Path,
     fmt: ExportFormat,
     chunk_rows: int,
-    previous: Path,
-    since: int | None,
+    previous: tuple[Path, int | None],
+    options: ExportOptions,
 ) -> tuple[list[str], list[str]]:
     """Write every table into ``folder``; those that can, by patching the export in
-    ``previous`` of run ``since`` (None: write everything from the store). Returns the files
-    written and those of them patched."""
+    ``previous`` (its folder, and its run: None to write everything from the store). Returns
+    the files written and those of them patched."""
     written, patched_files = [], []
-    for table in export_tables(connection):
+    previous_folder, since = previous
+    for table in tables:
         path = folder / f"{table.name}.{fmt}"
         patched = None
         if since is not None and can_patch(table):
-            patched = patch_csv(connection, table, previous / path.name, path, since)
+            patched = patch_csv(connection, table, previous_folder / path.name, path, since)
         if patched is None:
-            _write(connection, table, path, fmt, chunk_rows)
+            _write(connection, table, path, fmt, chunk_rows, options)
         else:
             patched_files.append(path.name)
         sync_file(path)
@@ -159,6 +231,8 @@ def _patchable_since(connection: Connection, target: Path, fmt: ExportFormat) ->
         return None
     if marker.get("run_started_at") != _started_at(connection, since):
         return None  # another store's export, or a store made again since
+    if marker.get("selection") is not None:
+        return None  # a narrowed or masked export: not the whole master
     for table in ("accounts", "contacts", "xref", "lineage"):
         name = f"{table}.{fmt}"
         path = target / name
@@ -179,13 +253,37 @@ def _last_run(connection: Connection) -> int | None:
 
 
 def _write(
-    connection: Connection, table: ExportTable, path: Path, fmt: ExportFormat, chunk_rows: int
+    connection: Connection,
+    table: ExportTable,
+    path: Path,
+    fmt: ExportFormat,
+    chunk_rows: int,
+    options: ExportOptions,
 ) -> None:
-    if fmt is ExportFormat.PARQUET:
-        schema = parquet_schema(connection, table)
+    csv = fmt is ExportFormat.CSV
+    changes = [
+        change
+        for change in (
+            options.masker and row_masker(table, options.masker, escape=csv),
+            cell_converter([column.kind for column in table.columns], for_csv=csv),
+        )
+        if change
+    ]
+    if not csv:
+        pandas_typed = table.name in _PANDAS_TYPED and not options.declared_types
+        schema = parquet_schema(connection, table) if pandas_typed else declared_schema(table)
         with closing(stream_rows(connection, table.statement(), chunk_rows)) as chunks:
-            write_parquet(path, schema, chunks)
+            write_parquet(path, schema, _changed(chunks, changes))
     else:
-        statement = table.statement(spreadsheet_safe=True)
+        # Masked columns are read as they are: the values are masked, not their escaped text.
+        raw = masked_columns(table) if options.masker else frozenset()
+        statement = table.statement(spreadsheet_safe=True, raw=raw)
         with closing(stream_rows(connection, statement, chunk_rows)) as chunks:
-            write_csv(path, table.column_names, chunks)
+            write_csv(path, table.column_names, _changed(chunks, changes))
+
+
+def _changed(chunks: Iterable[Rows], changes: list[Callable[[Rows], Rows]]) -> Iterator[Rows]:
+    for rows in chunks:
+        for change in changes:
+            rows = change(rows)
+        yield rows

@@ -3,18 +3,25 @@
 The CSV is written as ``DataFrame.to_csv(path, index=False)`` writes it (the same ``csv``
 module settings: minimal quoting, the platform's line ending, empty cells for None); the
 Parquet file with the schema given, in row groups of a bounded number of rows.
+
+Text and integers are written as the database driver gives them. Moments and flags come as each
+driver keeps them (SQLite: text and 0 or 1); ``cell_converter`` makes them one form for each
+format: ISO 8601 in UTC and ``true``/``false`` in CSV, timestamps and booleans in Parquet.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from mdm.publish.tables import Kind
 
 Rows = Sequence[tuple[Any, ...]]
 WRITE_BUFFER = 1 << 20
@@ -69,3 +76,49 @@ def _write_row_groups(
         table = pa.Table.from_batches(pending, schema=schema)
         writer.write_table(table, row_group_size=row_group_rows)
         pending.clear()
+
+
+# ---- cells the drivers give in their own forms -----------------------------------------------
+
+
+def cell_converter(kinds: Sequence[Kind], *, for_csv: bool) -> Callable[[Rows], Rows] | None:
+    """A function that puts the moments and flags of rows of columns ``kinds`` in the form the
+    CSV (``for_csv``) or the Parquet writer takes; None where there are none."""
+    converters: dict[Kind, Callable[[Any], Any]] = (
+        {Kind.TIMESTAMP: _timestamp_text, Kind.BOOLEAN: _boolean_text}
+        if for_csv
+        else {Kind.TIMESTAMP: utc_moment, Kind.BOOLEAN: _boolean}
+    )
+    changes = [(index, converters[kind]) for index, kind in enumerate(kinds) if kind in converters]
+    if not changes:
+        return None
+
+    def convert(rows: Rows) -> Rows:
+        converted = []
+        for row in rows:
+            cells = list(row)
+            for index, change in changes:
+                if cells[index] is not None:
+                    cells[index] = change(cells[index])
+            converted.append(tuple(cells))
+        return converted
+
+    return convert
+
+
+def utc_moment(value: datetime | str) -> datetime:
+    """A moment the store kept in UTC without a zone (SQLite as text), with its zone."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _timestamp_text(value: datetime | str) -> str:
+    return utc_moment(value).isoformat(timespec="microseconds")
+
+
+def _boolean(value: object) -> bool:
+    return bool(value)
+
+
+def _boolean_text(value: object) -> str:
+    return "true" if value else "false"

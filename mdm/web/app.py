@@ -29,6 +29,7 @@ ROUTE_MODULES = [
     "mdm.web.routes.review",
     "mdm.web.routes.dashboard",
     "mdm.web.routes.audit",
+    "mdm.web.routes.reports",
 ]
 
 # How an MdmError's reason is answered over HTTP.
