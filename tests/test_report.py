@@ -82,6 +82,7 @@ def test_each_run_writes_its_report_and_mdm_report_writes_any_run_again(
         (Entity.CONTACT, ("Marketing",)): 4,
     }
     assert report.truth == []  # the project has no truth/: pairs only, no recall
+    assert all(profile.duplicates is not None for profile in report.profiles)
     assert [(p.source, p.scope, p.records) for p in report.profiles] == [
         ("crm", "records run 1 loaded", 5),
         ("erp", "records run 1 loaded", 2),
@@ -109,6 +110,10 @@ def test_each_run_writes_its_report_and_mdm_report_writes_any_run_again(
     with reading(project.store_url) as connection:
         second = run_report(connection, project.root, project.spec)  # the latest run
     assert second.run.id == 2
+    # A nightly delta's report leaves out what would read the whole master.
+    assert second.run.full is False
+    assert second.overlap == [] and second.truth == []
+    assert [p.duplicates for p in second.profiles] == [None, None, None]
     assert second.changes[0] == GoldenChanges(entity=Entity.ACCOUNT, retired=1)
     assert second.quarantined == 0
     assert [(p.source, p.records) for p in second.profiles] == [

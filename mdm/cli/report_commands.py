@@ -119,11 +119,12 @@ def _print_profile(profile: SourceProfile) -> None:
     columns = ["attribute", "filled", "fill rate", "valid", "invalid", "validity", "invalid, e.g."]
     console.print(rows_table(title, columns, rows, whole_title=True))
     duplicates = profile.duplicates
-    console.print(
-        f"Duplicates: {duplicates.records:,} of its records share {duplicates.golden:,} golden "
-        f"records ({duplicates.surplus:,} more records than golden records).",
-        highlight=False,
-    )
+    if duplicates is not None:  # mdm profile always counts them
+        console.print(
+            f"Duplicates: {duplicates.records:,} of its records share {duplicates.golden:,} "
+            f"golden records ({duplicates.surplus:,} more records than golden records).",
+            highlight=False,
+        )
     if profile.survivorship:
         survival = [
             [s.attribute, f"{s.won:,}", f"{s.lost:,}", _percent(s.loss_rate)]

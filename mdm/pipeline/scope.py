@@ -191,7 +191,9 @@ def _partners(
         # values are one: the changed records' values are all it needs.
         frequencies=index.frequencies(connection, entity, spec, changed),
         new=is_changed,
-        oversized=index.oversized_blocks(connection, entity, spec, everyone),
+        # Every pair has a changed record, so only the changed records' blocks can be too
+        # large: the others' make no pair whatever their size.
+        oversized=index.oversized_blocks(connection, entity, spec, changed),
     )
     linked = [result.links]
     if not result.pairs.empty:

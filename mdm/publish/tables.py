@@ -48,7 +48,7 @@ from mdm.schema import ATTRIBUTES, Entity, GoldenStatus, survived_attribute_name
 from mdm.schema import Kind as AttributeKind
 from mdm.store.bulk import table_of
 from mdm.store.golden import golden_table
-from mdm.store.tables import GoldenEvent, GoldenVersion, Lineage, Run, Xref
+from mdm.store.tables import GoldenEvent, GoldenVersion, Lineage, Run, SourceRecord, Xref
 
 # The OWASP rule: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -311,9 +311,18 @@ def _xref(connection: Connection, wanted: ResolvedFilter) -> ExportTable:
 
 
 def _lineage(connection: Connection, wanted: ResolvedFilter) -> ExportTable:
-    lineage, xref = table_of(Lineage), table_of(Xref)
-    # A steward's pin has no record: its source and key stay empty.
-    joined = lineage.outerjoin(xref, xref.c.record_id == lineage.c.record_id)
+    lineage, xref, record = table_of(Lineage), table_of(Xref), table_of(SourceRecord)
+    # A steward's pin has no record: its source and key stay empty; so do a superseded
+    # version's. The xref row is found by its key, through the record: xref has no index on
+    # record_id, and a patch reading a few golden records' lineage would scan it per row.
+    joined = lineage.outerjoin(record, record.c.id == lineage.c.record_id).outerjoin(
+        xref,
+        and_(
+            xref.c.source == record.c.source,
+            xref.c.source_key == record.c.source_key,
+            xref.c.record_id == lineage.c.record_id,
+        ),
+    )
     xref_rows = exists().select_from(xref)
 
     def own(name: str, kind: Kind, personal: Personal = Personal.NO) -> ExportColumn:

@@ -125,9 +125,21 @@ def run_report(
                 [source.name for source in spec.sources if source.entity is entity],
                 systems,
             )
-        ],
-        truth=_truth(connection, root),
-        profiles=profile_sources(connection, spec, run_id=run.id, sample=PROFILE_SAMPLE)
+        ]
+        if run.full
+        else [],
+        # What reads the whole master (the systems' overlap, the truth's pairs, each source's
+        # duplicates) is
+        # reported for runs that recomputed everything: a nightly delta's report costs what
+        # its changes cost (``mdm profile`` counts duplicates at any time).
+        truth=_truth(connection, root) if run.full else [],
+        profiles=profile_sources(
+            connection,
+            spec,
+            run_id=run.id,
+            sample=PROFILE_SAMPLE,
+            duplicates=bool(run.full),
+        )
         if run.sources
         else [],
     )

@@ -84,7 +84,7 @@ class SourceProfile(ViewModel):
     records: int  # records profiled
     of_records: int  # records in the scope: more than ``records`` when a sample was profiled
     attributes: list[AttributeProfile]
-    duplicates: Duplicates
+    duplicates: Duplicates | None  # None: not counted (a nightly delta's report)
     survivorship: list[AttributeSurvival]  # the attributes that won or lost, most lost first
     survivorship_sampled: bool = False  # counted over an even sample of the golden values
 
@@ -100,13 +100,15 @@ def profile_sources(
     sources: Sequence[str] = (),
     run_id: int | None = None,
     sample: int | None = None,
+    duplicates: bool = True,
 ) -> list[SourceProfile]:
     """The profile of each source of the project file (or of ``sources``), in its order.
 
     ``run_id``: profile the records that run loaded (inserted or changed; a run's report),
     and the golden values it wrote; else every current record and golden value. ``sample``:
     read at most about this many records per source, and lineage rows per entity, evenly
-    spread (every k-th by id); else all.
+    spread (every k-th by id); else all. ``duplicates``: count each source's duplicates (a
+    grouping of the whole xref), else leave them out (None).
     """
     chosen = _chosen_sources(spec, sources)
     survival: dict[Entity, _Survival] = {}
@@ -115,7 +117,7 @@ def profile_sources(
         if source.entity not in survival:
             survival[source.entity] = _survival_counts(connection, source.entity, run_id, sample)
         profiles.append(
-            _profile_source(connection, source, run_id, sample, survival[source.entity])
+            _profile_source(connection, source, run_id, sample, survival[source.entity], duplicates)
         )
     return profiles
 
@@ -138,9 +140,10 @@ def _profile_source(
     run_id: int | None,
     sample: int | None,
     survival: _Survival,
+    duplicates: bool,
 ) -> SourceProfile:
     records = table_of(SourceRecord)
-    where = _records_in_scope(source, run_id)
+    where = _records_in_scope(connection, source, run_id)
     in_scope = _count(connection, records, where)
     every = _every(in_scope, sample)
     if every > 1:
@@ -162,7 +165,7 @@ def _profile_source(
         records=tally.records,
         of_records=in_scope if every > 1 else tally.records,
         attributes=[tally.profile(name) for name in shown],
-        duplicates=_duplicates(connection, source.name),
+        duplicates=_duplicates(connection, source.name) if duplicates else None,
         survivorship=_survival_of(source.name, survival.counts),
         survivorship_sampled=survival.sampled,
     )
@@ -240,14 +243,20 @@ def _regions(source: SourceSpec, chunk: pd.DataFrame) -> pd.Series:
     return codes.fillna(default)
 
 
-def _records_in_scope(source: SourceSpec, run_id: int | None) -> list[ColumnElement[bool]]:
+def _records_in_scope(
+    connection: Connection, source: SourceSpec, run_id: int | None
+) -> list[ColumnElement[bool]]:
     """The source's current live records, or the live versions run ``run_id`` wrote."""
     records = table_of(SourceRecord)
     where: list[ColumnElement[bool]] = [records.c.source == source.name, ~records.c.deleted]
     if run_id is None:
         where.append(records.c.is_current)
     else:
-        where += [records.c.run_id == run_id, records.c.entity == source.entity]
+        where += [
+            records.c.run_id == run_id,
+            records.c.entity == source.entity,
+            records.c.id >= first_id_of_run(connection, records, run_id),
+        ]
     return where
 
 
@@ -301,8 +310,10 @@ def _survival_counts(
     parameters: dict[str, object] = {"entity": str(entity)}
     of_run = of_sample = ""
     if run_id is not None:
-        where.append(lineage.c.run_id == run_id)
-        parameters["run"], of_run = run_id, "AND l.run_id = :run"
+        floor = first_id_of_run(connection, lineage, run_id)
+        where += [lineage.c.run_id == run_id, lineage.c.id >= floor]
+        parameters.update(run=run_id, floor=floor)
+        of_run = "AND l.run_id = :run AND l.id >= :floor"
     every = _every(_count(connection, lineage, where), sample) if sample is not None else 1
     if every > 1:
         where.append(lineage.c.id % every == 0)
@@ -320,6 +331,30 @@ def _survival_counts(
     for row in connection.execute(lost, parameters):
         counts.setdefault((str(row.source), str(row.attribute)), [0, 0])[1] += int(row.n)
     return _Survival(counts, sampled=every > 1)
+
+
+def first_id_of_run(connection: Connection, table: Table, run_id: int) -> int:
+    """The first id of ``table`` (lineage, source records) written by run ``run_id`` or a
+    later one (past the last id: none).
+
+    Writers take turns (the writer lock), so run ids grow with the ids of the rows they write:
+    a binary search over the primary key finds where a run's rows begin in a few dozen
+    lookups, where a filter on ``run_id`` alone would read the whole table."""
+    low = connection.execute(select(func.min(table.c.id))).scalar()
+    high = connection.execute(select(func.max(table.c.id))).scalar()
+    if low is None or high is None:
+        return 0
+    low, high = int(low), int(high) + 1
+    while low < high:
+        middle = (low + high) // 2
+        at = connection.execute(
+            select(table.c.run_id).where(table.c.id >= middle).order_by(table.c.id).limit(1)
+        ).scalar()
+        if at is None or int(at) >= run_id:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 # The values each golden value beat, one row per beaten value with its record's source: the

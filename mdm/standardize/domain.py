@@ -26,6 +26,13 @@ def registrable_domain(text: str) -> str | None:
     # Emails: the host follows the last "@" (tldextract reads "@" only as URL user info).
     if "@" in host and "/" not in host:
         host = host.rsplit("@", 1)[1]
+    return _domain_of_host(host)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _domain_of_host(host: str) -> str | None:
+    # Many emails share a host (a company's, a mailbox provider's): the public suffix list is
+    # searched once per host.
     domain = _extractor()(host).top_domain_under_public_suffix
     return str(domain) if domain else None
 
