@@ -25,6 +25,7 @@ class SourceFormat(StrEnum):
     PARQUET = "parquet"
     JSONL = "jsonl"
     SQL = "sql"
+    INBOX = "inbox"  # records submitted to the REST API, kept in the store until a run
 
 
 class LoadMode(StrEnum):
@@ -182,9 +183,19 @@ class SourceSpec(Strict):
             )
         return mapping
 
+    @model_validator(mode="before")
+    @classmethod
+    def _inbox_is_a_delta(cls, data: object) -> object:
+        """An inbox holds only what was submitted since the last run: a delta by nature."""
+        if isinstance(data, dict) and data.get("format") == SourceFormat.INBOX:
+            return {"mode": LoadMode.DELTA, **data}
+        return data
+
     @model_validator(mode="after")
     def _check_location_and_mapping(self) -> SourceSpec:
-        if self.format is SourceFormat.SQL:
+        if self.format is SourceFormat.INBOX:
+            _check_inbox(self)
+        elif self.format is SourceFormat.SQL:
             if not self.url:
                 raise ValueError("a sql source needs 'url' (a SQLAlchemy URL)")
             if bool(self.table) == bool(self.query):
@@ -221,6 +232,22 @@ class SourceSpec(Strict):
             columns += self.mapped_columns(attribute)
         columns += [c for c in (self.last_modified, self.deleted_flag, self.op_column) if c]
         return list(dict.fromkeys(columns))
+
+
+def _check_inbox(spec: SourceSpec) -> None:
+    """An inbox is kept in the store and holds submissions since the last run: it reads no
+    file or database, and is never a full extract (that would delete every record not
+    submitted again)."""
+    located = [key for key in ("path", "url", "table", "query") if getattr(spec, key)]
+    if located:
+        raise ValueError(
+            f"an inbox source is kept in the store: remove {', '.join(map(repr, located))}"
+        )
+    if spec.mode is not LoadMode.DELTA:
+        raise ValueError(
+            "an inbox source holds only the records submitted since the last run: "
+            'remove mode = "full" (it is a delta)'
+        )
 
 
 class StoreSpec(Strict):

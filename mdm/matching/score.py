@@ -192,6 +192,8 @@ def _field_holds(
             initials = values.derived("initial", _initials)
             first_letters = values.derived("first_letter", _first_letters)
             starts = values.derived("start", _starts)
+            if not len(initials):  # no record has a value: no pair is unlike
+                return np.zeros(len(left), dtype=bool)
             a_, b_ = np.maximum(a, 0), np.maximum(b, 0)
             abbreviated = (initials[a_] | initials[b_]) & (first_letters[a_] == first_letters[b_])
             # A short form the nickname list lacks starts like the name (Andi ~ Andreas).

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from mdm import failpoints
-from mdm.config.specs import LoadMode, Project
+from mdm.config.specs import LoadMode, Project, SourceFormat
 from mdm.errors import MdmError, Problem, Reason
 from mdm.match_keys import compute_forms, forms_json, region_of
 from mdm.pipeline.clock import RunClock, counted
@@ -22,7 +22,8 @@ from mdm.sources import (
     content_hash,
     plan_changes,
 )
-from mdm.store import bulk, records
+from mdm.sources.inbox import pending_load
+from mdm.store import bulk, inbox, records
 from mdm.store.tables import Quarantine, SourceRecord
 
 
@@ -55,7 +56,26 @@ def ingest_load(
     """Write one load. A full load that would delete more of the source's live records than
     its ``max_delete_share`` raises ``MdmError`` before writing, unless the source is in
     ``allow_deletes``. ``clock`` times the standardization of the new versions. A load
-    quarantining more than ``max_quarantine_share`` of its rows for one reason raises too."""
+    quarantining more than ``max_quarantine_share`` of its rows for one reason raises too.
+
+    An inbox source's load is read here, in the run's transaction: its pending submissions,
+    stamped with the run in the same transaction (``mdm.sources.inbox``)."""
+    if load.spec.format is SourceFormat.INBOX:
+        taken = pending_load(load.spec, inbox.pending(connection, load.spec.name))
+        summary = _ingest(connection, run_id, taken.load, project, allow_deletes, clock)
+        inbox.mark_ingested(connection, taken.ids, run_id)
+        return summary
+    return _ingest(connection, run_id, load, project, allow_deletes, clock)
+
+
+def _ingest(
+    connection: Connection,
+    run_id: int,
+    load: SourceLoad,
+    project: Project,
+    allow_deletes: frozenset[str],
+    clock: RunClock | None,
+) -> SourceSummary:
     spec = load.spec
     check_quarantine_share(load)
     if load.records.empty and not load.quarantined_keys and spec.mode is LoadMode.DELTA:

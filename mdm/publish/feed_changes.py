@@ -314,6 +314,8 @@ def feed_changes(
         ignore_index=True,
     )
     if not rows.empty:
+        if "source_key" not in rows.columns:  # only creates: records this source lacks
+            rows["source_key"] = None
         rows["_key"] = rows["source_key"].where(rows["_section"] < 2, "")
         rows["_record_part"] = rows["_section"].clip(upper=1)
         rows["_block"] = (rows["_section"] == 2).astype(int)

@@ -67,7 +67,12 @@ def read_source(spec: SourceSpec, root: Path) -> SourceLoad:
     column the mapping names is missing, a database error) raises ``MdmError``.
     """
     location = source_location(spec)
-    parsed = _READERS[spec.format](spec, root, location)
+    return load_of_parsed(spec, location, _READERS[spec.format](spec, root, location))
+
+
+def load_of_parsed(spec: SourceSpec, location: str, parsed: Parsed) -> SourceLoad:
+    """Parsed rows validated into records and quarantine: what every reader's rows go
+    through, and the inbox's (``mdm.sources.inbox``) too."""
     valid = validate_rows(parsed.frame, spec)
     rejected = _rejected(parsed.rejected, spec.encoding)
     found = [frame for frame in (rejected, valid.quarantine) if not frame.empty]
@@ -124,6 +129,8 @@ def check_source(spec: SourceSpec, root: Path) -> list[Problem]:
 
 
 def source_location(spec: SourceSpec) -> str:
+    if spec.format is SourceFormat.INBOX:
+        return f"the inbox of source '{spec.name}' in the store"
     if spec.format is not SourceFormat.SQL:
         return str(spec.path)
     try:
@@ -152,11 +159,19 @@ def _rejected(rows: list[Rejected], encoding: str) -> pd.DataFrame:
 _Reader = Callable[[SourceSpec, Path, str], Parsed]
 _ColumnReader = Callable[[SourceSpec, Path, str], tuple[list[str], str]]
 
+
+def _read_inbox(spec: SourceSpec, root: Path, location: str) -> Parsed:
+    from mdm.sources.inbox import unread  # its submissions are read by the run's ingest
+
+    return unread(spec)
+
+
 _READERS: dict[SourceFormat, _Reader] = {
     SourceFormat.CSV: read_csv,
     SourceFormat.PARQUET: read_parquet,
     SourceFormat.JSONL: read_jsonl,
     SourceFormat.SQL: read_sql,
+    SourceFormat.INBOX: _read_inbox,
 }
 
 _COLUMNS: dict[SourceFormat, _ColumnReader] = {
@@ -164,4 +179,6 @@ _COLUMNS: dict[SourceFormat, _ColumnReader] = {
     SourceFormat.PARQUET: parquet_columns,
     SourceFormat.JSONL: jsonl_columns,
     SourceFormat.SQL: sql_columns,
+    # An inbox's records are checked field by field when they are submitted.
+    SourceFormat.INBOX: lambda spec, root, location: (spec.source_columns, "the inbox"),
 }

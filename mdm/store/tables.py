@@ -499,3 +499,28 @@ class PublishCreated(SQLModel, table=True):
     golden_id: str = Field(primary_key=True, max_length=32)
     account_key: str | None = Field(default=None, max_length=512)
     batch: int
+
+
+# ---- the inbox of submitted records (revision 0011) -----------------------------------------
+
+
+class InboxRecord(SQLModel, table=True):
+    """A record submitted to an inbox source through the REST API, as it was sent (its own
+    field names), kept for good. The next run ingests the pending ones (``run_id`` null) as
+    that source's delta and stamps them with its id in the same transaction, so that a run
+    that dies leaves them pending and a run that commits never reads them again."""
+
+    __tablename__ = "inbox_record"
+    __table_args__ = (
+        Index("ix_inbox_record_pending", "source", "run_id", "id"),
+        Index("ix_inbox_record_key", "source", "source_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=128)
+    source_key: str = Field(max_length=512)
+    # The submitted object (JSON), its key field filled in when the store assigned the key.
+    record: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime
+    submitted_by: str = Field(max_length=128)
+    run_id: int | None = Field(default=None, foreign_key="run.id")  # None: pending

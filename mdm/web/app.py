@@ -30,6 +30,7 @@ ROUTE_MODULES = [
     "mdm.web.routes.dashboard",
     "mdm.web.routes.audit",
     "mdm.web.routes.reports",
+    "mdm.web.routes.api",
 ]
 
 # How an MdmError's reason is answered over HTTP.
@@ -52,7 +53,7 @@ def create_app(
         title=f"mdm — {project.spec.project.name}",
         description="The master data of this project: golden accounts and contacts, the "
         "review queue and the stewards' actions.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by mdm.web.routes.api, with its assets: no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
     )
