@@ -20,6 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-java.sh
 	$(BIN)/python -m pytest -q -n auto -p no:cacheprovider
 
 check: $(STAMP)

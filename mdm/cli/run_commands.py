@@ -37,6 +37,8 @@ CHECK_SHOWN = 50
 # The values of mdm.publish.ExportFormat (a test checks that they agree), named here because
 # importing the exporter brings pandas and the store into ``mdm --help``.
 ExportFormatName = Literal["csv", "parquet"]
+# The values of mdm.config.specs.EngineName, named here for the same reason.
+EngineOption = Literal["local", "spark"]
 # Likewise mdm.schema.Entity and mdm.publish.mask.MaskMode.
 EntityName = Literal["account", "contact"]
 MaskModeName = Literal["reversible", "irreversible"]
@@ -74,6 +76,14 @@ def run(
         ),
     ] = None,
     verbose: VerboseOption = 0,
+    engine: Annotated[
+        EngineOption | None,
+        typer.Option(
+            "--engine",
+            help="The match engine: local, or spark (needs mdm[spark]; settings in [spark] "
+            "of mdm.toml). Default: engine in mdm.toml, else local.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest every source, match, build golden records, and export them.
 
@@ -81,11 +91,16 @@ def run(
     and --full recompute everything.
     """
     from mdm import pipeline
+    from mdm.matching.protocol import engine_named
     from mdm.pipeline.ingest import allowed_deletes
 
     more_verbose(verbose)
     with user_errors():
         spec = load(project)
+        if engine is not None:  # the option wins over mdm.toml's engine
+            settings = spec.spec.model_copy(update={"engine": engine})
+            spec = spec.model_copy(update={"spec": settings})
+        engine_named(spec.spec.engine, spec.spec)  # a missing engine fails before any write
         allowed = allowed_deletes(spec, allow_deletes or [])
         with progress() as say:
             summary = pipeline.run(

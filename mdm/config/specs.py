@@ -10,7 +10,7 @@ import difflib
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -263,10 +263,29 @@ class ProjectInfo(Strict):
     name: str = "mdm"
 
 
+# The match engines a project can name (``mdm.matching.protocol`` has one of each).
+EngineName = Literal["local", "spark"]
+
+
+class SparkSpec(Strict):
+    """``[spark]``: where the spark engine runs and how finely it splits the work."""
+
+    # A Spark master URL; unset: the one spark-submit was given, else local[*]. Ignored when a
+    # session is already running.
+    master: str | None = None
+    app_name: str = "mdm"
+    # Partitions of the records and of every shuffle (candidate pairs, their aggregates).
+    partitions: int = Field(default=8, ge=1)
+    # Any Spark configuration, passed as is ("spark.executor.memory" = "8g").
+    options: dict[str, str] = Field(default_factory=dict)
+
+
 class ProjectSpec(Strict):
     project: ProjectInfo = ProjectInfo()
     store: StoreSpec = StoreSpec()
     paths: PathsSpec = PathsSpec()
+    engine: EngineName = "local"  # the match engine of `mdm run` (`--engine` overrides it)
+    spark: SparkSpec = SparkSpec()
     sources: list[SourceSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """Matching: block, compare, score, decide and cluster source records.
 
 The public face of the engines; the stages live in the modules beside this one. Pick an engine
-with ``engine_named`` (``local`` for now) and talk to it through ``MatchEngine``.
+with ``engine_named`` (``local``, or ``spark`` with the ``mdm[spark]`` extra) and talk to it
+through ``MatchEngine``.
 """
 
 from mdm.matching.block import Blocked, BlockingReport, block

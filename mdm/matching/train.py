@@ -253,12 +253,41 @@ def train_model(
     ``passive`` comparisons (the employer's stand-ins, ``context_also``) take no part in
     expectation-maximisation: their m is read off the posterior the others give. Evidence of
     a shared employer would otherwise let EM learn "colleagues" instead of "one person"."""
-    level_counts = [c.level_count for c in comparisons]
-    sample = patterns(sample_levels)
-    first_rule = _first_rule(rule_bits)
     blocked = patterns(levels, extra=rule_bits.astype(np.int64))
     pattern_bits = rule_bits[_first_index(blocked.inverse, len(blocked.counts))]
-    pattern_first = first_rule[_first_index(blocked.inverse, len(blocked.counts))]
+    return train_on_patterns(
+        entity,
+        comparisons,
+        blocked,
+        pattern_bits,
+        rules,
+        sample_levels,
+        pair_space,
+        training,
+        metadata,
+        passive,
+    )
+
+
+def train_on_patterns(
+    entity: str,
+    comparisons: Sequence[Comparison],
+    blocked: Patterns,
+    pattern_bits: npt.NDArray[np.uint64],
+    rules: Sequence[BlockingRuleSpec],
+    sample_levels: Int8Array,
+    pair_space: float,
+    training: TrainingSpec,
+    metadata: dict[str, Any],
+    passive: Collection[str] = (),
+) -> FellegiSunterModel:
+    """``train_model`` from the blocked pairs' distinct (levels, rule bits) patterns with their
+    counts, ordered as ``patterns(levels, extra=rule_bits)`` orders them (sums run in that
+    order), and each pattern's rule bits: what an engine that aggregates pairs where they
+    live (Spark) hands over instead of the pairs."""
+    level_counts = [c.level_count for c in comparisons]
+    sample = patterns(sample_levels)
+    pattern_first = _first_rule(pattern_bits)
     u = estimate_u(sample.levels, sample.counts, level_counts)
     m = [starting_m(k) for k in level_counts]
     prior = 1e-6

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult
+from mdm.matching.protocol import engine_named
 from mdm.matching.result import MatchResult
 from mdm.pipeline import index
 from mdm.pipeline.clock import RunClock, counted
@@ -144,7 +145,8 @@ def _resolve_scope(
         inputs = read_inputs(connection, run_id, project, entity, scope, models, full)
         stage.counts = counted(len(inputs.records), "record")
     with clock.stage(f"{entity}.match") as stage:
-        matched = match_scope(inputs, project.rules.match[entity])
+        engine = engine_named(project.spec.engine, project.spec)
+        matched = match_scope(inputs, project.rules.match[entity], engine)
         stage.counts = (
             f"{counted(matched.candidate_pairs, 'candidate pair')}, "
             f"{len(matched.links):,} matched, {counted(len(matched.pairs), 'pair')} scored"

@@ -16,7 +16,7 @@ from mdm.config import MatchSpec
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
 from mdm.matching.decide import Decision
-from mdm.matching.protocol import DEFAULT_ENGINE, engine_named
+from mdm.matching.protocol import DEFAULT_ENGINE, MatchEngine, engine_named
 from mdm.matching.result import MatchResult
 from mdm.pipeline import index
 from mdm.pipeline.inputs import ResolutionInputs
@@ -27,9 +27,13 @@ from mdm.survivorship import Golden, build_golden
 KEYS = ["source", "source_key"]
 
 
-def match_scope(inputs: ResolutionInputs, spec: MatchSpec) -> MatchResult:
+def match_scope(
+    inputs: ResolutionInputs, spec: MatchSpec, engine: MatchEngine | None = None
+) -> MatchResult:
+    """Match the scope with ``engine`` (the project's: ``engine_named(project.spec.engine,
+    project.spec)``; the local one when None)."""
     records = inputs.records
-    engine = engine_named(DEFAULT_ENGINE)
+    engine = engine or engine_named(DEFAULT_ENGINE)
     return engine.match(
         inputs.match_input,
         spec,
