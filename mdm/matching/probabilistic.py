@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mdm.config.match_spec import MatchSpec
+from mdm.config.match_spec import MatchSpec, TrainingSpec
 from mdm.matching.cluster import cluster, connected_components
 from mdm.matching.compare import compare_pairs
 from mdm.matching.comparisons import Comparison
@@ -169,6 +169,18 @@ def trained_model(
         metadata,
         passive=spec.context_also,
     )
+    return with_context_u(model, records, spec, comparisons, training)
+
+
+def with_context_u(
+    model: FellegiSunterModel,
+    records: EncodedRecords,
+    spec: MatchSpec,
+    comparisons: Sequence[Comparison],
+    training: TrainingSpec,
+) -> FellegiSunterModel:
+    """``model`` with the u of pairs that share the context (colleagues), when ``spec`` names
+    one: learned from a sample of such pairs of ``records``."""
     if spec.context is None:
         return model
     field = next(c.field for c in comparisons if c.name == spec.context)

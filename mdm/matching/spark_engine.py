@@ -25,7 +25,6 @@ A ``rules`` spec (exact rules, no pairs to score) is matched by the local engine
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -62,6 +61,7 @@ from mdm.matching.probabilistic import (
     kept_apart,
     pair_space,
     term_frequencies,
+    with_context_u,
 )
 from mdm.matching.result import MatchResult, ScoredPairs, links_frame, pairs_frame
 from mdm.matching.spark_pairs import (
@@ -92,8 +92,6 @@ from mdm.matching.statistics import (
 )
 from mdm.matching.train import (
     Patterns,
-    context_pairs,
-    context_u,
     refine_with_labels,
     sample_pairs,
     train_on_patterns,
@@ -536,16 +534,7 @@ def _trained(plan: _Plan, compared: DataFrame, blocked_count: int) -> FellegiSun
         metadata,
         passive=spec.context_also,
     )
-    if spec.context is None:
-        return model
-    field = next(c.field for c in comparisons if c.name == spec.context)
-    left, right = context_pairs(
-        encoded.values(field).codes, encoded.record_ids, training.u_sample_pairs, training.seed
-    )
-    with_context = dataclasses.replace(
-        model, context=spec.context, context_also=tuple(spec.context_also)
-    )
-    return context_u(with_context, compare_pairs(encoded, left, right, comparisons), training)
+    return with_context_u(model, encoded, spec, comparisons, training)
 
 
 def _refined(plan: _Plan, model: FellegiSunterModel, labels: pd.DataFrame) -> FellegiSunterModel:
