@@ -14,7 +14,10 @@ import pytest
 from mdm.config import MatchSpec
 from mdm.errors import MdmError
 from mdm.matching import Decision, FellegiSunterModel, MatchEngine, MatchStatistics
+from mdm.matching.comparisons import comparisons_from_spec
+from mdm.matching.explain import explain_pair, explained_levels
 from mdm.matching.model import ComparisonModel
+from mdm.matching.result import LEVEL_PREFIX
 from mdm.matching.train import expectation_maximisation, starting_m
 from mdm.schema import Entity
 
@@ -189,6 +192,28 @@ def test_term_frequency_orders_common_below_rare_names(engine: MatchEngine) -> N
     assert weights["smith"] < weights["rare"]
     frequencies = result.term_frequencies["last_name"]
     assert frequencies["smith"] > frequencies[rare_name]
+
+
+def test_a_pairs_levels_explain_it_as_comparing_it_again(engine: MatchEngine) -> None:
+    """The match API explains its candidates from the levels the engine gave each pair
+    (``explained_levels``): the same parts as ``explain_pair`` comparing the pair again, and
+    with the prior they add up to the pair's weight."""
+    records = people().drop(columns="person")
+    result = engine.match(records, spec())
+    assert result.model is not None and len(result.pairs) > 50
+    comparisons = comparisons_from_spec(spec())
+    by_id = records.set_index("record_id", drop=False)
+    level_columns = [f"{LEVEL_PREFIX}{c.name}" for c in comparisons]
+    for pair in result.pairs.itertuples(index=False):
+        left, right = by_id.loc[pair.left_record_id], by_id.loc[pair.right_record_id]
+        levels = [getattr(pair, column) for column in level_columns]
+        parts = explained_levels(
+            left, right, levels, comparisons, result.model, result.term_frequencies
+        )
+        again = explain_pair(left, right, spec(), result.model, frequencies=result.term_frequencies)
+        assert tuple(parts) == again.comparisons
+        total = result.model.prior_weight + sum(part.weight for part in parts)
+        assert math.isclose(total, pair.weight, abs_tol=1e-9)
 
 
 # ---- the model file ------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ the parts of the match weight: they add up to the total, whose probability is th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mdm.config.match_spec import MatchSpec
@@ -77,6 +78,43 @@ def explain_pair(
     columns = {f: FieldValues.of(frame[f]) for f in fields}
     left, right = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
     levels = compare_levels(frame, left, right, comparisons)[:, 0]
+    parts = explained_levels(record_a, record_b, levels, comparisons, model, frequencies)
+    total = model.prior_weight + sum(part.weight for part in parts)
+    decision = Decision.NON_MATCH
+    if total >= log2_odds(spec.thresholds.match):
+        decision = Decision.MATCH
+    elif total >= log2_odds(spec.thresholds.review):
+        decision = Decision.REVIEW
+    verdict, names = forced_by_rules(
+        spec.rules, columns, left, right, levels[:, np.newaxis], comparisons
+    )
+    rule = None if pd.isna(names.iloc[0]) else str(names.iloc[0])
+    if verdict[0] == 1:
+        decision = Decision.MATCH
+    elif verdict[0] == -1:
+        decision = Decision.NON_MATCH
+    return Explanation(
+        comparisons=tuple(parts),
+        prior_weight=model.prior_weight,
+        total_weight=total,
+        probability=float(probabilities(np.array([total]))[0]),
+        decision=decision,
+        rule=rule,
+    )
+
+
+def explained_levels(
+    record_a: pd.Series,
+    record_b: pd.Series,
+    levels: npt.NDArray[np.int8] | Sequence[int],
+    comparisons: Sequence[Comparison],
+    model: FellegiSunterModel,
+    frequencies: Mapping[str, pd.Series] | None = None,
+) -> list[ComparisonExplanation]:
+    """Each comparison's part of a pair's match weight, from the pair's ``levels`` (one code
+    per comparison, as the engine compared them): ``explain_pair`` without comparing again,
+    for a caller that holds the engine's levels of the pair (``MatchResult.pairs``)."""
+    levels = np.asarray(levels, dtype=np.int8)
     context_by = within_context(levels[:, np.newaxis], model, comparisons)
     context = -1 if context_by is None else int(context_by[0])
     parts = []
@@ -116,28 +154,7 @@ def explain_pair(
                 tf_adjusted=bool(tf),
             )
         )
-    total = model.prior_weight + sum(part.weight for part in parts)
-    decision = Decision.NON_MATCH
-    if total >= log2_odds(spec.thresholds.match):
-        decision = Decision.MATCH
-    elif total >= log2_odds(spec.thresholds.review):
-        decision = Decision.REVIEW
-    verdict, names = forced_by_rules(
-        spec.rules, columns, left, right, levels[:, np.newaxis], comparisons
-    )
-    rule = None if pd.isna(names.iloc[0]) else str(names.iloc[0])
-    if verdict[0] == 1:
-        decision = Decision.MATCH
-    elif verdict[0] == -1:
-        decision = Decision.NON_MATCH
-    return Explanation(
-        comparisons=tuple(parts),
-        prior_weight=model.prior_weight,
-        total_weight=total,
-        probability=float(probabilities(np.array([total]))[0]),
-        decision=decision,
-        rule=rule,
-    )
+    return parts
 
 
 def _values(record: pd.Series, comparison: Comparison) -> str | None:
@@ -149,7 +166,7 @@ def _values(record: pd.Series, comparison: Comparison) -> str | None:
 
 
 def _label(
-    comparison: Comparison, level: int, a: str | None, b: str | None, others: list[Comparison]
+    comparison: Comparison, level: int, a: str | None, b: str | None, others: Sequence[Comparison]
 ) -> str:
     """The level's label; a member whose differing values count in its group's level says so."""
     if level == NULL and a is not None and b is not None:

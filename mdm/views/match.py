@@ -16,7 +16,7 @@ account key, its company name, else its work email domain: ``mdm.relate``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -30,10 +30,12 @@ from mdm.config.specs import Project, SourceFormat, SourceSpec
 from mdm.errors import MdmError, Problem, Reason
 from mdm.match_keys import compute_forms, keys_of_attributes, parse_keys, region_of
 from mdm.matching.block import block_key_texts
+from mdm.matching.comparisons import Comparison, comparisons_from_spec
 from mdm.matching.decide import Decision
-from mdm.matching.explain import explain_pair
+from mdm.matching.explain import explained_levels
 from mdm.matching.model import FellegiSunterModel
 from mdm.matching.protocol import DEFAULT_ENGINE, engine_named
+from mdm.matching.result import LEVEL_PREFIX
 from mdm.model_files import load_model
 from mdm.record_keys import (
     SEPARATOR,
@@ -334,6 +336,7 @@ class _Pair:
     rule: str | None
     member: str  # SOURCE:KEY
     golden_id: str
+    levels: tuple[int, ...]  # the engine's level of each comparison (its code)
 
 
 def _scored(
@@ -363,18 +366,23 @@ def _scored(
         new=np.r_[True, np.zeros(len(members), dtype=bool)],
         oversized=blocks.oversized,
     )
-    best = _best_pairs(connection, entity, result.pairs, members)[:limit]
+    comparisons = comparisons_from_spec(spec)
+    best = _best_pairs(connection, entity, result.pairs, members, comparisons)[:limit]
     goldens = _golden_records(connection, entity, [pair.golden_id for pair in best])
     query = asked.iloc[0]
     return [
-        _candidate(entity, spec, model, shares, query, members.iloc[pair.row], pair, goldens)
+        _candidate(entity, comparisons, model, shares, query, members.iloc[pair.row], pair, goldens)
         for pair in best
         if pair.golden_id in goldens
     ]
 
 
 def _best_pairs(
-    connection: Connection, entity: Entity, pairs: pd.DataFrame, members: pd.DataFrame
+    connection: Connection,
+    entity: Entity,
+    pairs: pd.DataFrame,
+    members: pd.DataFrame,
+    comparisons: Sequence[Comparison],
 ) -> list[_Pair]:
     """The best pair (highest probability, then lowest record id) of each golden record
     among the engine's match and review ``pairs``, best first. Members no run has resolved
@@ -395,6 +403,7 @@ def _best_pairs(
     weight = pairs["weight"].to_numpy(dtype=np.float64)
     decision = pairs["decision"].to_numpy(dtype=np.int64)
     rule = pairs["rule"].to_numpy(dtype=object)
+    levels = pairs[[f"{LEVEL_PREFIX}{c.name}" for c in comparisons]].to_numpy(dtype=np.int64)
     best: dict[str, _Pair] = {}
     for at in order.tolist():
         golden_id = golden_of.get((sources[at], keys[at]))
@@ -409,6 +418,7 @@ def _best_pairs(
             rule=None if forced is None or pd.isna(forced) or forced in _NOT_RULES else str(forced),
             member=f"{sources[at]}:{keys[at]}",
             golden_id=str(golden_id),
+            levels=tuple(levels[at].tolist()),
         )
     return list(best.values())
 
@@ -419,7 +429,7 @@ _NOT_RULES: Final = frozenset({"model", "must_link"})
 
 def _candidate(
     entity: Entity,
-    spec: MatchSpec,
+    comparisons: Sequence[Comparison],
     model: FellegiSunterModel | None,
     shares: Mapping[str, pd.Series],
     query: pd.Series,
@@ -430,7 +440,8 @@ def _candidate(
     record = goldens[pair.golden_id]
     fields: list[MatchField] = []
     if model is not None:
-        explained = explain_pair(query, member, spec, model, frequencies=shares)
+        # The engine's levels of the pair: explained without comparing the pair again.
+        explained = explained_levels(query, member, pair.levels, comparisons, model, shares)
         fields = [
             MatchField(
                 name=c.name,
@@ -442,7 +453,7 @@ def _candidate(
                 weight=c.weight,
                 tf_adjusted=c.tf_adjusted,
             )
-            for c in explained.comparisons
+            for c in explained
         ]
     return MatchCandidate(
         golden_id=pair.golden_id,
@@ -484,7 +495,8 @@ def account_evidence(connection: Connection, project: Project, frame: pd.DataFra
     rest = [row for row, account in enumerate(found) if account is None]
     if not rest:
         return pd.Series(found, index=frame.index, dtype="string")
-    companies = [_text(frame["company"].iloc[row]) for row in rest]
+    company_values = frame["company"].tolist()  # once: a column lookup per row costs more
+    companies = [_text(company_values[row]) for row in rest]
     emails = frame["email"].iloc[rest]
     domains = [_text(value) for value in work_email_domains(emails).tolist()]
     texts = {_value_text(KeyKind.NAME, company) for company in companies if company}
