@@ -143,7 +143,7 @@ def _profile_source(
     duplicates: bool,
 ) -> SourceProfile:
     records = table_of(SourceRecord)
-    where = _records_in_scope(connection, source, run_id)
+    where = _records_in_scope(source, run_id)
     in_scope = _count(connection, records, where)
     every = _every(in_scope, sample)
     if every > 1:
@@ -243,20 +243,15 @@ def _regions(source: SourceSpec, chunk: pd.DataFrame) -> pd.Series:
     return codes.fillna(default)
 
 
-def _records_in_scope(
-    connection: Connection, source: SourceSpec, run_id: int | None
-) -> list[ColumnElement[bool]]:
-    """The source's current live records, or the live versions run ``run_id`` wrote."""
+def _records_in_scope(source: SourceSpec, run_id: int | None) -> list[ColumnElement[bool]]:
+    """The source's current live records, or the live versions run ``run_id`` wrote (found by
+    the records' index on run and entity)."""
     records = table_of(SourceRecord)
     where: list[ColumnElement[bool]] = [records.c.source == source.name, ~records.c.deleted]
     if run_id is None:
         where.append(records.c.is_current)
     else:
-        where += [
-            records.c.run_id == run_id,
-            records.c.entity == source.entity,
-            records.c.id >= first_id_of_run(connection, records, run_id),
-        ]
+        where += [records.c.run_id == run_id, records.c.entity == source.entity]
     return where
 
 
@@ -334,8 +329,8 @@ def _survival_counts(
 
 
 def first_id_of_run(connection: Connection, table: Table, run_id: int) -> int:
-    """The first id of ``table`` (lineage, source records) written by run ``run_id`` or a
-    later one (past the last id: none).
+    """The first id of ``table`` (lineage, which has no index on its run) written by run
+    ``run_id`` or a later one (past the last id: none).
 
     Writers take turns (the writer lock), so run ids grow with the ids of the rows they write:
     a binary search over the primary key finds where a run's rows begin in a few dozen
