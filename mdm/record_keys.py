@@ -24,6 +24,7 @@ from mdm.config.specs import Project
 from mdm.schema import Entity, Kind
 from mdm.standardize import match_values
 from mdm.standardize.email_address import FREE_MAIL_DOMAINS
+from mdm.standardize.vectorized import match_value
 from mdm.store import golden, record_index
 
 SEPARATOR: Final = "\x1f"
@@ -182,6 +183,12 @@ def work_email_domains(emails: pd.Series) -> pd.Series:
     # Looked up as Python strings: an Arrow string column's isin converts the set on every
     # call (about 20 ms for the mailbox providers), a hash table of objects does not.
     return domains.mask(domains.astype(object).isin(FREE_MAIL_DOMAINS).to_numpy(dtype=bool))
+
+
+def work_email_domain(email: str | None) -> str | None:
+    """``work_email_domains`` of one address."""
+    domain = match_value(Kind.DOMAIN, email)
+    return None if domain is None or domain in FREE_MAIL_DOMAINS else domain
 
 
 def referred_accounts(project: Project, records: pd.DataFrame) -> pd.DataFrame:

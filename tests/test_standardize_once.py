@@ -19,10 +19,11 @@ from mdm.demo import generate_demo
 from mdm.match_keys import CLEAN_FIELD, KEYS_VERSION, VERSION_FIELD
 from mdm.pipeline import run
 from mdm.project_files import DEFAULT_RULES
-from mdm.schema import Entity, Kind
+from mdm.schema import ATTRIBUTES, Entity, Kind
 from mdm.standardize import clean_frame, forms_frame, match_frame, parallel
 from mdm.standardize.kinds import CLEAN
 from mdm.standardize.phone import _north_american, library_parse
+from mdm.standardize.vectorized import record_forms
 
 PHONES = [
     "(212) 256-5021",
@@ -71,6 +72,46 @@ def test_forms_frame_gives_what_clean_and_match_give_apart() -> None:
     assert clean.loc[6, "phone"] == "+12122565021 ext. 44"
     assert keys.loc[6, "phone"] == "+12122565021"
     assert clean.loc[11, "phone"] == "+33177797824"  # dialled in France
+
+
+ACCOUNT_VALUES = {
+    "name": ["  ACME Corp.", "Ünited Wïdgets GmbH", "o'neil & sons, inc", "", None],
+    "domain": ["https://www.Acme.com/about", "acme.co.uk", "not a domain", None],
+    "phone": PHONES,
+    "street": ["12 North Main St.", "Rue de la Paix 4", " 1 ", None],
+    "city": ["NEW YORK", "São Paulo", None],
+    "region": ["ny", "Bavaria", "Île-de-France", None],
+    "postcode": ["6982", "06982-1234", "069821234", "SW1A 1AA", "75002", "1", None],
+    "country": ["usa", "Deutschland", "FR", "United Kingdom", "Atlantis", "", None],
+    "tax_id": ["DE 136 695 976", "12-3456789", "x", None],
+}
+
+
+@pytest.mark.parametrize("entity", [Entity.ACCOUNT, Entity.CONTACT])
+def test_one_records_forms_are_its_row_of_the_frames_forms(entity: Entity) -> None:
+    """A match request standardizes one record without a frame: the same forms, record by
+    record, as a run's frame gives (countries of its own and not, phones, postcodes)."""
+    if entity is Entity.CONTACT:
+        frame = _frame()
+    else:
+        rng = random.Random(3)
+        rows = [
+            {name: rng.choice(pool) for name, pool in ACCOUNT_VALUES.items()} for _ in range(300)
+        ]
+        frame = pd.DataFrame(rows).astype("string")
+    names = [attribute.name for attribute in ATTRIBUTES[entity]]
+    frame = frame.reindex(columns=names).astype("string")
+    regions = pd.Series(["US", "DE", "FR", "GB", "CA"] * (len(frame) // 5), index=frame.index)
+    clean, keys = forms_frame(entity, frame, regions)
+    for row in frame.index:
+        values = {name: _text(frame.at[row, name]) for name in names}
+        one_clean, one_keys = record_forms(entity, values, regions[row])
+        assert one_clean == {name: _text(clean.at[row, name]) for name in names}, values
+        assert one_keys == {name: _text(keys.at[row, name]) for name in names}, values
+
+
+def _text(value: object) -> str | None:
+    return None if pd.isna(value) else str(value)
 
 
 @pytest.mark.parametrize("region", ["US", "CA", "DE", "GB", None])

@@ -20,7 +20,7 @@ size among them (``EncodedRecords.oversized``): those too large in the populatio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -434,6 +434,40 @@ def block_key_texts(records: pd.DataFrame, spec: MatchSpec) -> pd.DataFrame:
         }
     )
     return out.drop_duplicates(ignore_index=True)
+
+
+def record_block_key_texts(record: Mapping[str, str | None], spec: MatchSpec) -> list[str]:
+    """``block_key_texts`` of one record (field -> value, None where missing) without a frame:
+    its distinct key texts. A match request blocks one record while someone waits."""
+    found: dict[str, None] = {}
+    for rule in blocking_rules(spec):
+        if any(k.column not in record and "+" not in k.column for k in rule.keys):
+            continue  # a field the record lacks: no keys from this rule
+        texts = [rule.name]
+        for key in rule.keys:
+            parts = _value_key_parts(_joined_value(record, key.column), key)
+            texts = [text + KEY_SEPARATOR + part for text in texts for part in parts]
+        found.update(dict.fromkeys(texts))
+    return list(found)
+
+
+def _joined_value(record: Mapping[str, str | None], name: str) -> str | None:
+    """``joined_column`` of one record: field ``name``, or for ``"a+b"`` the non-empty values of
+    a and b joined by a space."""
+    if name in record or "+" not in name:
+        return record[name]
+    joined = " ".join(record[part] or "" for part in name.split("+")).strip()
+    return joined or None
+
+
+def _value_key_parts(value: str | None, key: BlockingKeySpec) -> list[str]:
+    """``_key_texts`` of one value: its key part, or its distinct words for a token key."""
+    if value is None:
+        return []
+    if key.transform is KeyTransform.TOKEN:
+        return list(dict.fromkeys(value.split()))
+    part = _text_transform(key)(value)
+    return [] if part is None else [part]
 
 
 def _rule_texts(

@@ -102,8 +102,7 @@ def encode(
     shares: dict[str, FloatArray] = {}
     for name, given in term_frequencies:
         if name in encoded and given is not None:
-            found = given.reindex(pd.Index(encoded[name].uniques)).fillna(0.0)
-            shares[name] = _read_only(found.to_numpy(dtype=np.float64))
+            shares[name] = _read_only(_shares_of(given, encoded[name].uniques))
     for name, _ in term_frequencies:
         if name in encoded and name not in shares:
             shares[name] = _read_only(encoded[name].frequencies())
@@ -145,6 +144,17 @@ def joined_column(records: pd.DataFrame, name: str) -> pd.Series:
         joined = joined + " " + part
     joined = joined.str.strip()  # one space between words: match keys have no runs of spaces
     return joined.mask(joined == "")
+
+
+def _shares_of(given: pd.Series, uniques: npt.NDArray[np.object_]) -> FloatArray:
+    """``given``'s share of each of ``uniques`` (0 where it has none), as
+    ``given.reindex(uniques).fillna(0)`` gives them without building a Series."""
+    at = given.index.get_indexer(pd.Index(uniques, dtype=object))
+    values = given.to_numpy(dtype=np.float64)
+    found = np.zeros(len(uniques), dtype=np.float64)
+    found[at >= 0] = values[at[at >= 0]]
+    found[np.isnan(found)] = 0.0
+    return found
 
 
 def group_codes(groups: npt.ArrayLike) -> IntArray:

@@ -85,6 +85,48 @@ def _forms(kind: Kind, values: pd.Series, region: RegionLike) -> tuple[_ObjectAr
     )
 
 
+def record_forms(
+    entity: Entity, values: Mapping[str, str | None], region: str | None
+) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """``forms_frame`` of one record (attribute -> text or None), without a frame: the display
+    forms and match keys of each of its attributes, read as ``forms_frame`` reads them (phones
+    and postcodes in the record's own country, else ``region``). A match request standardizes
+    one record while someone waits: a frame's fixed costs are most of its time."""
+    kinds = {attribute.name: attribute.kind for attribute in ATTRIBUTES[entity]}
+    code = country_code(region) if region is not None else None
+    local = code
+    if kinds.get("country") is Kind.COUNTRY and "country" in values:
+        country = _one(MATCH[Kind.COUNTRY], values["country"], country_code("US"))
+        local = country_code(country) if country is not None else code
+    clean: dict[str, str | None] = {}
+    keys: dict[str, str | None] = {}
+    for name, value in values.items():
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        value_code = local if kind in _READ_IN_OWN_COUNTRY else code
+        both = BOTH.get(kind)
+        if both is None:
+            clean[name] = _one(CLEAN[kind], value, value_code)
+            keys[name] = _one(MATCH[kind], value, value_code)
+        else:
+            shown, key = _one(both, value, value_code) or (None, None)
+            clean[name], keys[name] = shown, key
+    return clean, keys
+
+
+def match_value(kind: Kind, value: str | None, region: str | None = "US") -> str | None:
+    """``match_values`` of one value, without a Series."""
+    return _one(MATCH[kind], value, country_code(region) if region is not None else None)
+
+
+def _one(per_value: PerValue[_R], value: str | None, code: str | None) -> _R | None:
+    """``per_value`` of one value (None where missing), as ``_per_distinct`` calls it."""
+    if value is None:
+        return None
+    return per_value.fn(as_text(value), code if per_value.regional else None)
+
+
 def _standardize_frame(
     entity: Entity,
     frame: pd.DataFrame,

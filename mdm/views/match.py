@@ -28,8 +28,8 @@ from mdm.config import MatchSpec
 from mdm.config.match_spec import Method
 from mdm.config.specs import Project, SourceFormat, SourceSpec
 from mdm.errors import MdmError, Problem, Reason
-from mdm.match_keys import compute_forms, keys_of_attributes, parse_keys, region_of
-from mdm.matching.block import block_key_texts
+from mdm.match_keys import keys_of_attributes, parse_keys, region_of
+from mdm.matching.block import record_block_key_texts
 from mdm.matching.comparisons import Comparison, comparisons_from_spec
 from mdm.matching.decide import Decision
 from mdm.matching.explain import explained_levels
@@ -46,11 +46,12 @@ from mdm.record_keys import (
     key_text,
     referred_accounts,
     term_frequency_comparisons,
-    work_email_domains,
+    work_email_domain,
 )
 from mdm.schema import Entity, attribute_names
 from mdm.sources.validate import MAX_VALUE_CHARS, value_text
 from mdm.standardize.full_name import NAME_PARTS, split_full_name
+from mdm.standardize.vectorized import record_forms
 from mdm.store import records
 from mdm.store.bulk import chunks, table_of
 from mdm.store.tables import GOLDEN_TABLES, KeyCount, RecordKey, SourceRecord, Xref
@@ -141,9 +142,8 @@ def match_record(
     would join, best first, at most ``limit``; ``region``: where a phone without a country
     code is read (default: the source's, else the sources' most common)."""
     spec = _input_spec(project, entity, source, region)
-    raw = _canonical(spec, values)
-    keys, clean = compute_forms(entity, raw, pd.Series([spec.default_region]))
-    asked = keys.assign(record_id=QUERY_ID, source=spec.name)
+    clean, keys = record_forms(entity, _canonical(spec, values), spec.default_region)
+    asked = _one_row(keys).assign(record_id=QUERY_ID, source=spec.name)
     match_spec = project.rules.match[entity]
     if entity is Entity.CONTACT:
         asked["account_id"] = account_evidence(connection, project, asked)
@@ -158,8 +158,8 @@ def match_record(
         entity=entity,
         source=source,
         verdict=_verdict(ranked),
-        standardized=_first_row(clean),
-        match_keys=_first_row(keys),
+        standardized=clean,
+        match_keys=keys,
         candidates=ranked,
         account=account,
         records_compared=len(members),
@@ -205,7 +205,7 @@ def _common_region(project: Project) -> str:
     return str(sorted(counts.index, key=lambda r: (-int(counts[r]), str(r)))[0])
 
 
-def _canonical(spec: SourceSpec, values: Mapping[str, Any]) -> pd.DataFrame:
+def _canonical(spec: SourceSpec, values: Mapping[str, Any]) -> dict[str, str | None]:
     """The record's canonical attribute values (one row), mapped as a run maps ``spec``'s rows
     (``mdm.sources.validate``): each value as text, trimmed, several columns joined by a
     space, a whole name split into the parts the record leaves empty."""
@@ -226,7 +226,12 @@ def _canonical(spec: SourceSpec, values: Mapping[str, Any]) -> pd.DataFrame:
             f"The record has no value for any attribute of {_what(spec)}.",
             [Problem("record", "every mapped field is empty", f"fill one of: {_fields(spec)}")],
         )
-    return pd.DataFrame({name: pd.array([value], dtype="string") for name, value in row.items()})
+    return row
+
+
+def _one_row(values: Mapping[str, str | None]) -> pd.DataFrame:
+    """The record's match keys as the one-row frame the engine reads (``string`` columns)."""
+    return pd.DataFrame({name: pd.array([value], dtype="string") for name, value in values.items()})
 
 
 def _field_problems(spec: SourceSpec, values: Mapping[str, Any]) -> list[Problem]:
@@ -285,8 +290,9 @@ def _blocks(
 ) -> _Blocks:
     """The records that share one of the record's blocking keys, blocks over the size limit
     left out (their sizes counted in ``key_count``)."""
-    texts = pd.unique(_BLOCK_PREFIX + block_key_texts(asked, spec)["key"].astype(object))
-    if not len(texts):
+    record = {str(name): _text(value) for name, value in asked.iloc[0].items()}
+    texts = [_BLOCK_PREFIX + text for text in record_block_key_texts(record, spec)]
+    if not texts:
         return _Blocks([], frozenset())
     keys = hashed(texts).tolist()
     sizes = _key_counts(connection, entity, keys)
@@ -497,8 +503,8 @@ def account_evidence(connection: Connection, project: Project, frame: pd.DataFra
         return pd.Series(found, index=frame.index, dtype="string")
     company_values = frame["company"].tolist()  # once: a column lookup per row costs more
     companies = [_text(company_values[row]) for row in rest]
-    emails = frame["email"].iloc[rest]
-    domains = [_text(value) for value in work_email_domains(emails).tolist()]
+    email_values = frame["email"].tolist()
+    domains = [work_email_domain(_text(email_values[row])) for row in rest]
     texts = {_value_text(KeyKind.NAME, company) for company in companies if company}
     texts |= {_value_text(KeyKind.DOMAIN, domain) for domain in domains if domain}
     owners = _only_owners(connection, sorted(texts))
@@ -576,7 +582,7 @@ def _account(
     if by_key:
         return _account_link(connection, next(iter(by_key.values())), "account_key")
     company = _text(asked["company"].iloc[0])
-    domain = _text(work_email_domains(asked["email"]).iloc[0])
+    domain = work_email_domain(_text(asked["email"].iloc[0]))
     name_text = _value_text(KeyKind.NAME, company) if company else None
     domain_text = _value_text(KeyKind.DOMAIN, domain) if domain else None
     owners = _owners(connection, [text for text in (name_text, domain_text) if text])
@@ -744,10 +750,6 @@ def _shares(
 
 
 # ---- plain values ------------------------------------------------------------------------------
-
-
-def _first_row(frame: pd.DataFrame) -> dict[str, str | None]:
-    return {str(name): _text(value) for name, value in frame.iloc[0].items()}
 
 
 def _text(value: Any) -> str | None:
