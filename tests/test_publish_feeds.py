@@ -456,27 +456,31 @@ def test_bad_input_is_refused_with_the_store_as_it_was(project: Path, tmp_path: 
     before, files = publish_state(project), feed_bytes(project)
     last = manifest(project, "crm_contacts")["published_seq"]
 
-    said = mdm(project, "publish", "--source", "crm_contact", code=2).output
+    said = flat(mdm(project, "publish", "--source", "crm_contact", code=2).output)
     assert "No source named 'crm_contact'" in said and "crm_contacts" in said
-    said = mdm(project, "publish", "--ack", "crm_contact", code=2).output
+    said = flat(mdm(project, "publish", "--ack", "crm_contact", code=2).output)
     assert "No source named 'crm_contact'" in said
-    said = mdm(project, "publish", "--ack", "crm_contacts", str(last + 1), code=2).output
+    said = flat(mdm(project, "publish", "--ack", "crm_contacts", str(last + 1), code=2).output)
     assert f"Sequence number {last + 1} was never published to 'crm_contacts'" in said
     assert f"1 to {last}" in said
-    said = mdm(project, "publish", "--ack", "crm_contacts", "0", code=2).output
+    said = flat(mdm(project, "publish", "--ack", "crm_contacts", "0", code=2).output)
     assert "was never published" in said
     unreachable = "postgresql+psycopg://nobody@127.0.0.1:1/none"
-    said = mdm(project, "publish", "--url", unreachable, code=2).output
+    said = flat(mdm(project, "publish", "--url", unreachable, code=2).output)
     assert "cannot be opened" in said and "127.0.0.1:1" in said
-    said = mdm(project, "publish", "--url", f"sqlite:///{tmp_path}/no/such/dir/x.db", code=2).output
+    said = flat(
+        mdm(project, "publish", "--url", f"sqlite:///{tmp_path}/no/such/dir/x.db", code=2).output
+    )
     assert "cannot be opened" in said
-    said = mdm(project, "publish", "--url", "not a url", code=2).output
+    said = flat(mdm(project, "publish", "--url", "not a url", code=2).output)
     assert "is not a database URL" in said
-    said = mdm(project, "publish", "--ack", "crm_contacts", "--url", "not a url", code=2).output
+    said = flat(
+        mdm(project, "publish", "--ack", "crm_contacts", "--url", "not a url", code=2).output
+    )
     assert "is not a database URL" in said
     blocker = tmp_path / "a-file"
     blocker.write_text("mine", encoding="utf-8")
-    said = mdm(project, "publish", "--out", str(blocker), code=2).output
+    said = flat(mdm(project, "publish", "--out", str(blocker), code=2).output)
     assert "is a file" in said
     said = mdm(project, "publish", "7", code=2).output
     assert "goes with --ack" in said
@@ -530,3 +534,8 @@ def test_a_records_move_is_named_by_what_happened_to_its_golden_record() -> None
 
 def test_the_command_offers_each_feed_format() -> None:
     assert typing.get_args(FeedFormatName) == tuple(str(f) for f in FeedFormat)
+
+
+def flat(output: str) -> str:
+    """What the command said, on one line: messages wrap where a long path ends."""
+    return " ".join(output.split())

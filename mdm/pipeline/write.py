@@ -21,7 +21,14 @@ from mdm.pipeline import index
 from mdm.pipeline.inputs import ResolutionInputs
 from mdm.schema import Entity
 from mdm.store import golden, search, stewardship
-from mdm.store.bulk import delete_in, execute_each, in_lists, insert_frame, table_of
+from mdm.store.bulk import (
+    bulk_writes,
+    delete_in,
+    execute_each,
+    in_lists,
+    insert_frame,
+    table_of,
+)
 from mdm.store.tables import (
     GOLDEN_TABLES,
     GoldenEvent,
@@ -58,10 +65,12 @@ def write_scope(
 ) -> Written:
     """The writing edge of a resolution: its golden records, then the review items of its
     ``records`` (``reviews``: what the matcher sent to review)."""
-    written = write_resolution(connection, run_id, entity, changes)
-    failpoints.reached(f"resolve.{entity}.written")
-    stewardship.replace_reviews(connection, entity, _reviewed(changes, records), reviews, run_id)
-    failpoints.reached(f"resolve.{entity}.reviewed")
+    with bulk_writes(connection):
+        written = write_resolution(connection, run_id, entity, changes)
+        failpoints.reached(f"resolve.{entity}.written")
+        reviewed = _reviewed(changes, records)
+        stewardship.replace_reviews(connection, entity, reviewed, reviews, run_id)
+        failpoints.reached(f"resolve.{entity}.reviewed")
     return written
 
 
@@ -101,24 +110,30 @@ def write_resolution(
     counts = changes.members["golden_id"].value_counts()
     counts = counts.reindex(changes.values.index).astype("int64")
     hashes = golden_hash(changes.values, changes.lineage, counts)
-    ids = sorted(
-        set(changes.values.index) | set(identity.retired) | set(identity.redirects["from_id"])
-    )
+    # A minted id was checked against every id ever used (``ids_in_use``): it has no golden
+    # row, lineage, search key or version yet, so nothing of it is read or deleted. On a first
+    # run that is every id: the writes below are appends only.
+    minted = set(identity.created)
+    known = [str(i) for i in changes.values.index.astype(object) if i not in minted]
+    ids = sorted({*known, *identity.retired, *identity.redirects["from_id"]})
     existing = golden.golden_in(connection, entity, ids).set_index("golden_id")
     changed = _changed(hashes, existing)
+    gone = [
+        *(golden_id for golden_id in changed if golden_id not in minted),
+        *identity.redirects["from_id"],
+        *identity.retired,
+    ]
     _write_golden_rows(
         connection, run_id, entity, changes.values, counts, hashes, existing, changed
     )
     merged = identity.redirects["from_id"].tolist()
     _set_status(connection, entity, run_id, merged, "merged")
     _set_status(connection, entity, run_id, identity.retired, "retired")
-    delete_in(connection, Lineage, "golden_id", [*changed, *merged, *identity.retired])
+    delete_in(connection, Lineage, "golden_id", gone)
     # As objects: isin over Arrow strings tests each row in Python.
     fresh = changes.lineage[changes.lineage["golden_id"].astype(object).isin(changed).to_numpy()]
     insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
-    search.replace_search_keys(
-        connection, entity, [*changed, *merged, *identity.retired], changes.values.loc[changed]
-    )
+    search.replace_search_keys(connection, entity, gone, changes.values.loc[changed])
     _write_xref(connection, run_id, entity, changes.members, changes.previous)
     _write_redirects(connection, run_id, entity, identity)
     _write_history(connection, run_id, entity, changes, counts, changed, existing)
@@ -216,6 +231,8 @@ def _write_golden_rows(
     existing: pd.DataFrame,
     changed: list[str],
 ) -> None:
+    """The ``changed`` golden rows, written again: those that have a row (``existing``) lose
+    it first."""
     model = GOLDEN_TABLES[entity]
     rows = values.loc[changed].assign(
         status="active",
@@ -224,7 +241,8 @@ def _write_golden_rows(
         created_run=existing["created_run"].reindex(changed).fillna(run_id).astype("int64"),
         updated_run=run_id,
     )
-    delete_in(connection, model, "golden_id", changed)
+    had_rows = existing.index
+    delete_in(connection, model, "golden_id", [i for i in changed if i in had_rows])
     insert_frame(connection, model, rows.rename_axis("golden_id").reset_index())
 
 
@@ -318,7 +336,9 @@ def _write_history(
     statuses.update({golden_id: "merged" for golden_id in identity.redirects["from_id"]})
     statuses.update({golden_id: "retired" for golden_id in identity.retired})
     ids = sorted(statuses)
-    latest = golden.latest_versions(connection, ids)
+    minted = set(identity.created)  # never written: no version yet
+    known = [golden_id for golden_id in ids if golden_id not in minted]
+    latest = golden.latest_versions(connection, known) if known else pd.Series(dtype="int64")
     records = changes.values.reindex(ids)
     versions = pd.DataFrame(
         {

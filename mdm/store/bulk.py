@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Integer, Table, and_, delete, false
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
@@ -190,6 +191,37 @@ def insert_frame(
     with collector_paused():
         rows = list(zip(*values, strict=True))
     write_rows(connection, table, columns, rows)
+
+
+# SQLite's page cache while a bulk write runs (KiB). The default, 2 MB, holds a sliver of the
+# indexes a run's appends go into (lineage, search keys, xref, membership): every insert then
+# reads and writes back pages of them. Pages are only taken as they are used.
+BULK_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def bulk_writes(connection: Connection) -> Iterator[None]:
+    """Bulk writes inside: on SQLite the connection's page cache is at least
+    ``BULK_CACHE_KIB`` meanwhile, and as it was afterwards (a pooled connection of a server
+    does not keep it). Nothing else changes: the transaction is the caller's."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+    # Negative: KiB; positive: pages.
+    page = int(connection.exec_driver_sql("PRAGMA page_size").scalar() or 4096)
+    size_kib = -before if before < 0 else before * page // 1024
+    if size_kib >= BULK_CACHE_KIB:
+        yield
+        return
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    try:
+        yield
+    except BaseException:
+        with suppress(DBAPIError):  # the error that got here says what went wrong
+            connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
+        raise
+    connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 @contextmanager

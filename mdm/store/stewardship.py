@@ -380,10 +380,12 @@ def _open_items_of(connection: Connection, entity: Entity, keys: pd.DataFrame) -
     """The open items (``_ITEM_COLUMNS``) with a record of ``keys`` (source, source_key) on
     either side, each once, by id."""
     table = table_of(ReviewItem)
-    statement = select(*(table.c[name] for name in _ITEM_COLUMNS)).where(
-        table.c.entity == entity, table.c.status == ReviewStatus.OPEN
-    )
-    if len(keys) > READ_ALL_OPEN_ABOVE:
+    is_open = (table.c.entity == entity, table.c.status == ReviewStatus.OPEN)
+    statement = select(*(table.c[name] for name in _ITEM_COLUMNS)).where(*is_open)
+    # As many open items as keys or fewer (none on a first run): reading them whole, one
+    # range of the (entity, status) index, is less than two probes per key.
+    count = select(func.count()).select_from(table).where(*is_open)
+    if len(keys) > READ_ALL_OPEN_ABOVE or connection.execute(count).scalar_one() <= len(keys):
         items = read_frame(connection, statement)
         wanted = pd.MultiIndex.from_frame(keys.astype(str))
         mine = np.zeros(len(items), dtype=bool)
