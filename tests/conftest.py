@@ -1,11 +1,15 @@
-"""Shared fixtures: stores on SQLite and on the PostgreSQL server, one fresh database each."""
+"""Shared fixtures: stores on SQLite and on the PostgreSQL server, one fresh database each; the
+match engines, the spark engine on one Spark session for the whole test session."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,7 +17,8 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from mdm.matching.protocol import ENGINE_NAMES, MatchEngine, engine_named
+from mdm.config.specs import SparkSpec
+from mdm.matching.protocol import ENGINE_NAMES, SPARK, MatchEngine, engine_named
 from mdm.store import open_store, runs
 from mdm.store.migrate import migrate
 
@@ -37,6 +42,12 @@ settings.register_profile(
 )
 settings.register_profile("dev", parent=_HYPOTHESIS_DEFAULT, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "spark: runs on Spark (local[2]): needs PySpark and Java; -m 'not spark' skips"
+    )
 
 
 def postgres_or_skip() -> str:
@@ -78,9 +89,63 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-@pytest.fixture(params=ENGINE_NAMES)
+# ---- Spark: one local[2] session per test process (a JVM start costs seconds) ----------------
+
+SPARK_MASTER = "local[2]"
+# Settings that cut the fixed cost of each Spark job on the tests' small data (hundreds to a few
+# thousand rows), which is most of what the spark engine's tests cost: the JVM compiles with its
+# quick compiler only and collects with the serial collector (a test session is too short for
+# the optimizing compiler to pay back: a match takes half the time); Spark does not re-plan
+# stages from their statistics (adaptive execution: worth it on a cluster, a second a job
+# here); no web UI, no progress bars. None changes a result; Spark SQL generates its code as in
+# production (interpreting it instead would save another tenth).
+SPARK_TEST_OPTIONS = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def spark_missing() -> str | None:
+    """Why the spark engine cannot run here (None: it can)."""
+    if importlib.util.find_spec("pyspark") is None:
+        return "PySpark is not installed (pip install 'mdm[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is missing (scripts/ensure-java.sh installs Debian's openjdk-17-jre-headless)"
+    return None
+
+
+def spark_settings(partitions: int = 2) -> SparkSpec:
+    """``[spark]`` settings for the tests: local[2], ``partitions`` partitions."""
+    return SparkSpec(master=SPARK_MASTER, partitions=partitions, options=SPARK_TEST_OPTIONS)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The Spark session every spark engine of this test process runs on; skips the test when
+    PySpark or Java is missing, except under CI=true, where it fails."""
+    missing = spark_missing()
+    if missing is not None:
+        if IN_CI:
+            pytest.fail(f"the spark engine's tests must run in CI: {missing}")
+        pytest.skip(missing)
+    from mdm.matching.spark_session import spark_session
+
+    session = spark_session(spark_settings())
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=[*ENGINE_NAMES, pytest.param(SPARK, marks=pytest.mark.spark)])
 def engine(request: pytest.FixtureRequest) -> MatchEngine:
-    """Each match engine in turn (as ``store_url`` gives each store)."""
+    """Each match engine in turn (as ``store_url`` gives each store): ``local``, then ``spark``
+    on the test session's Spark."""
+    if request.param == SPARK:
+        request.getfixturevalue("spark")
+        from mdm.matching.spark_engine import SparkEngine
+
+        return SparkEngine(spark_settings())
     return engine_named(request.param)
 
 

@@ -1,31 +1,32 @@
-"""The spark engine gives exactly the local engine's answers: the same match results, and after
-whole runs (full, then a nightly delta) the same golden records, xref, lineage and review queue.
+"""The spark engine gives exactly the local engine's answers: the same match results with 1, 3
+and 8 partitions, and after whole runs (full, then a nightly delta) with 1, 3 and 8 partitions
+the same golden records, xref, lineage and review queue.
 
-Spark runs in ``local[2]``, one session for the module (a JVM start costs seconds). The tests
-skip when PySpark or Java is missing, except under CI=true, where they must run (``make test``
-installs both: the ``spark`` extra and ``scripts/ensure-java.sh``).
+Spark runs in ``local[2]``, on the test session's one Spark (``spark`` in conftest.py: a JVM
+start costs seconds). The tests skip when PySpark or Java is missing, except under CI=true,
+where they must run (``make test`` installs both: the ``spark`` extra and
+``scripts/ensure-java.sh``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import IN_CI
+from conftest import SPARK_MASTER, spark_settings
 from test_nightly import night_2, night_4, snapshot
+from typer.testing import CliRunner
 
 from mdm import pipeline
+from mdm.cli import app
 from mdm.config import load_project
-from mdm.config.specs import Project, SparkSpec
+from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.errors import MdmError
 from mdm.matching.engine import LocalEngine
@@ -37,33 +38,7 @@ from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
 from mdm.store import open_store
 
-MASTER = "local[2]"
-
-
-def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "PySpark is not installed (pip install 'mdm[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "Java is missing (scripts/ensure-java.sh installs Debian's openjdk-17-jre-headless)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """One Spark session for the module's tests."""
-    missing = _missing()
-    if missing is not None:
-        if IN_CI:
-            pytest.fail(f"the spark engine's tests must run in CI: {missing}")
-        pytest.skip(missing)
-    from mdm.matching.spark_session import spark_session
-
-    # Adaptive query execution re-plans each stage from its statistics: worth it on a
-    # cluster, a second per job on data this small.
-    options = {"spark.sql.adaptive.enabled": "false"}
-    session = spark_session(SparkSpec(master=MASTER, partitions=2, options=options))
-    yield session
-    session.stop()
+PARTITIONS = (1, 3, 8)
 
 
 def demo_project(directory: Path, accounts: int) -> Project:
@@ -76,7 +51,7 @@ def use_engine(project: Project, engine: str, partitions: int = 3) -> Project:
     """The project with ``engine`` (and the Spark settings) written into its mdm.toml."""
     path = project.root / "mdm.toml"
     text = path.read_text(encoding="utf-8")
-    settings = f'\n[spark]\nmaster = "{MASTER}"\npartitions = {partitions}\n'
+    settings = f'\n[spark]\nmaster = "{SPARK_MASTER}"\npartitions = {partitions}\n'
     path.write_text(f'engine = "{engine}"\n' + text + settings, encoding="utf-8")
     return load_project(project.root)
 
@@ -99,20 +74,14 @@ def assert_same_result(local: MatchResult, spark: MatchResult, where: str) -> No
         pd.testing.assert_series_equal(shares, spark.term_frequencies[name], check_exact=True)
 
 
-def test_spark_engine_gives_the_local_engines_answers(spark: Any, tmp_path: Path) -> None:
-    """Match results with 1, 3 and 8 partitions, then whole runs, full and delta. One test,
-    so that pytest-xdist never starts a second Spark for the second half."""
-    match_results_with_1_3_and_8_partitions(tmp_path / "matches")
-    whole_runs_full_and_delta(spark, tmp_path / "runs")
-
-
-def match_results_with_1_3_and_8_partitions(tmp_path: Path) -> None:
+@pytest.mark.spark
+def test_match_results_with_1_3_and_8_partitions(spark: Any, tmp_path: Path) -> None:
     """The contacts of a demo project of a few thousand records (the entity with every part:
     a context model, term frequencies, forced rules), trained from the records: the same
     model, pairs, probabilities, links and clusters, however Spark splits the work. The max
     block size is lowered so that oversized blocks (skipped, with their warning) are part of
-    it; steward constraints too. Then scoring with the saved model in a delta's partner
-    search (pairs touching the new records only). Accounts: in the whole run below."""
+    it; steward constraints too. And scoring with the saved model in a delta's partner
+    search (pairs touching the new records only). Accounts: in the whole runs below."""
     from mdm.matching.spark_engine import SparkEngine
 
     project = demo_project(tmp_path / "demo", accounts=400)
@@ -146,40 +115,66 @@ def match_results_with_1_3_and_8_partitions(tmp_path: Path) -> None:
     local = LocalEngine().match(frame, spec, **options)
     assert any("were skipped" in warning for warning in local.warnings)
     assert len(local.links) > 200
-    for partitions in (1, 3, 8):
-        engine = SparkEngine(SparkSpec(master=MASTER, partitions=partitions))
-        result = engine.match(frame, spec, **options)
-        assert_same_result(local, result, f"{entity}, {partitions} partitions")
     new = np.zeros(len(frame), dtype=bool)
     new[::7] = True
     delta = {"model": local.model, "new": new}
     local_delta = LocalEngine().match(frame, spec, **options, **delta)
-    spark_delta = SparkEngine(SparkSpec(master=MASTER, partitions=3)).match(
-        frame, spec, **options, **delta
-    )
-    assert_same_result(local_delta, spark_delta, f"{entity}, a delta's partners")
+    assert 0 < local_delta.candidate_pairs < local.candidate_pairs
+    for partitions in PARTITIONS:
+        engine = SparkEngine(spark_settings(partitions))
+        result = engine.match(frame, spec, **options)
+        assert_same_result(local, result, f"{entity}, {partitions} partitions")
+        result = engine.match(frame, spec, **options, **delta)
+        assert_same_result(
+            local_delta, result, f"{entity}, a delta's partners, {partitions} partitions"
+        )
 
 
-def whole_runs_full_and_delta(spark: Any, tmp_path: Path) -> None:
-    """Whole runs, one project on each engine: after the first (full) run and after a night of
-    changes (a delta run), the exported golden records, xref, lineage and review queue are
-    the same on both; the spark project's matching ran on Spark."""
-    local = use_engine(demo_project(tmp_path / "local", accounts=150), "local")
-    on_spark = use_engine(demo_project(tmp_path / "spark", accounts=150), "spark", partitions=3)
-    assert on_spark.spec.engine == "spark" and on_spark.spec.spark.partitions == 3
+@pytest.mark.spark
+def test_whole_runs_with_1_3_and_8_partitions_full_and_delta(spark: Any, tmp_path: Path) -> None:
+    """Whole runs of one demo project, copied once per engine and partition count: after the
+    first (full) run and after a night of changes (a delta run), the exported golden records,
+    xref, lineage and review queue of each spark project (1, 3 and 8 partitions) are the local
+    project's; each spark project's matching ran on Spark, in its partitions. The 8-partition
+    project's file says engine = "local": it is run as `mdm run --engine spark`."""
+    generated = tmp_path / "generated"
+    generate_demo(generated, accounts=150, seed=5, faults=False)
+    shutil.copytree(DEFAULT_RULES, generated / "rules")
+
+    def copied(name: str, engine: str, partitions: int = 2) -> Project:
+        shutil.copytree(generated, tmp_path / name)
+        return use_engine(load_project(tmp_path / name), engine, partitions)
+
+    local = copied("local", "local")
+    on_spark = {n: copied(f"spark-{n}", "spark" if n != 8 else "local", n) for n in PARTITIONS}
+    assert [(p.spec.engine, p.spec.spark.partitions) for p in on_spark.values()] == [
+        ("spark", 1),
+        ("spark", 3),
+        ("local", 8),
+    ]
+    tracker = spark.sparkContext.statusTracker()
     for night, changes in enumerate([[], [night_2, night_4]]):
         for change in changes:
-            for project in (local, on_spark):
+            for project in (local, *on_spark.values()):
                 change(project.root, np.random.default_rng(night))
-        jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
-        summaries = [pipeline.run(project) for project in (local, on_spark)]
-        assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) > jobs
-        assert summaries[0].full == summaries[1].full == (night == 0)
+        assert pipeline.run(local).full == (night == 0)
         expected = snapshot(local, tmp_path / f"local-out-{night}")
-        found = snapshot(on_spark, tmp_path / f"spark-out-{night}")
-        for name, frame in expected.items():
-            pd.testing.assert_frame_equal(frame, found[name], check_exact=True, obj=name)
         assert len(expected["xref"]) > 500
+        for partitions, project in on_spark.items():
+            jobs = len(tracker.getJobIdsForGroup(None))
+            if project.spec.engine == "local":
+                ran = CliRunner().invoke(app, ["run", "-p", str(project.root), "--engine", "spark"])
+                assert ran.exit_code == 0, ran.output
+            else:
+                assert pipeline.run(project).full == (night == 0)
+            assert len(tracker.getJobIdsForGroup(None)) > jobs
+            assert spark.conf.get("spark.sql.shuffle.partitions") == str(partitions)
+            found = snapshot(project, tmp_path / f"spark-{partitions}-out-{night}")
+            where = f"{partitions} partitions, night {night}"
+            for name, frame in expected.items():
+                pd.testing.assert_frame_equal(
+                    frame, found[name], check_exact=True, obj=f"{name}, {where}"
+                )
 
 
 def without_pyspark(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

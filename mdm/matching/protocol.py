@@ -113,9 +113,9 @@ _ENGINES: Final[Mapping[str, Callable[[ProjectSpec | None], MatchEngine]]] = {
     LOCAL: _local,
     SPARK: _spark,
 }
-# The engines that run in this process with nothing more installed, which the engine-
-# parametrized tests run on. The spark engine passes them too (a JVM and seconds a match: it
-# is held to the local engine's answers in tests/test_spark_engine.py instead).
+# The engines that run in this process with nothing more installed. The engine-parametrized
+# tests run on these and on the spark engine (tests/conftest.py: one local Spark per test
+# process), which tests/test_spark_engine.py also holds to the local engine's answers.
 ENGINE_NAMES: Final = (LOCAL,)
 
 

@@ -13,6 +13,7 @@ from mdm import failpoints
 from mdm.config.specs import LoadMode, Project, SourceFormat
 from mdm.errors import MdmError, Problem, Reason
 from mdm.match_keys import compute_forms, forms_json, region_of
+from mdm.matching.protocol import SPARK
 from mdm.pipeline.clock import RunClock, counted
 from mdm.schema import Entity, attribute_names
 from mdm.sources import (
@@ -280,10 +281,22 @@ def _match_keys(
         rows = versions[live]
         region = region_of(project, pd.Series(source, index=rows.index))
         for position, text in zip(
-            live.nonzero()[0], forms_json(*compute_forms(entity, rows, region)), strict=True
+            live.nonzero()[0], forms_json(*_forms(project, entity, rows, region)), strict=True
         ):
             result[position] = text
     return result
+
+
+def _forms(
+    project: Project, entity: Entity, rows: pd.DataFrame, region: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``compute_forms`` of the rows; on Spark when the project's engine is ``spark``."""
+    if project.spec.engine == SPARK:
+        # Imported only here: a local run never loads the Spark code.
+        from mdm.pipeline.spark_stages import spark_forms
+
+        return spark_forms(project.spec.spark, entity, rows, region)
+    return compute_forms(entity, rows, region)
 
 
 def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> list[str]:

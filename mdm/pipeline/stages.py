@@ -16,7 +16,7 @@ from mdm.config import MatchSpec
 from mdm.config.specs import Project
 from mdm.identity import IdentityResult, assign_golden_ids
 from mdm.matching.decide import Decision
-from mdm.matching.protocol import DEFAULT_ENGINE, MatchEngine, engine_named
+from mdm.matching.protocol import DEFAULT_ENGINE, SPARK, MatchEngine, engine_named
 from mdm.matching.result import MatchResult
 from mdm.pipeline import index
 from mdm.pipeline.inputs import ResolutionInputs
@@ -111,13 +111,17 @@ def survive(
     members: pd.DataFrame,
     identity: IdentityResult,
 ) -> Golden:
+    """Golden values and lineage of the scope's golden records (``build_golden``); on Spark,
+    grouped by golden id, when the project's engine is ``spark``."""
     pins = inputs.pins[inputs.pins["golden_id"].isin(set(identity.golden_ids))]
-    return build_golden(
-        project.rules.survivorship[inputs.entity],
-        members,
-        now=inputs.now,
-        pins=pins[["golden_id", "attribute", "value", "pinned_by", "pinned_at"]],
-    )
+    spec = project.rules.survivorship[inputs.entity]
+    pins = pins[["golden_id", "attribute", "value", "pinned_by", "pinned_at"]]
+    if project.spec.engine == SPARK:
+        # Imported only here: a local run never loads the Spark code.
+        from mdm.pipeline.spark_stages import spark_golden
+
+        return spark_golden(project.spec.spark, spec, members, now=inputs.now, pins=pins)
+    return build_golden(spec, members, now=inputs.now, pins=pins)
 
 
 def relate(

@@ -108,7 +108,7 @@ def build_golden(
     needs = _needs(rules.values())
     _check_members(members, attributes, needs)
     prepared = prepare(members, attributes)
-    moment = _now(members, now)
+    moment = survivorship_now(members, now)
     candidates = _candidates(spec, members, prepared, slots, rules, needs, moment)
     keys = {name: _checked_key(rule, candidates.frame) for name, rule in rules.items()}
     chains: dict[Chain, list[int]] = {}
@@ -160,7 +160,9 @@ def _microseconds(stamps: pd.Series) -> tuple[Ints, Bools]:
     return np.where(unknown, 0, ticks), unknown
 
 
-def _now(members: pd.DataFrame, now: datetime | str | None) -> pd.Timestamp | None:
+def survivorship_now(members: pd.DataFrame, now: datetime | str | None) -> pd.Timestamp | None:
+    """The moment recency rules measure from: ``now`` in UTC, else the newest member's time (a
+    run's members, all of them: an engine that builds golden records in parts fixes it first)."""
     if now is not None:
         stamp = pd.Timestamp(now)
         return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
