@@ -400,3 +400,26 @@ def first_versions(entity: str, keys: list[str], source: str) -> pd.DataFrame:
         "attributes": "{}",
     }
     return pd.DataFrame(data)
+
+
+def test_a_server_reads_an_sqlite_store_through_memory_maps(store_url: str) -> None:
+    """``mdm serve`` maps an SQLite store for its reads; a run's connections do not map it (its
+    peak memory would count the pages), and a PostgreSQL store is left as it is."""
+    from mdm.store.database import SERVING_MMAP_BYTES, serve_reads_mapped
+    from mdm.store.migrate import open_migrated
+
+    open_migrated(store_url, "test", wait_seconds=5.0).close()
+    store = open_store(store_url)
+    try:
+        sqlite = store.engine.dialect.name == "sqlite"
+        if sqlite:
+            with store.transaction() as connection:
+                assert connection.exec_driver_sql("PRAGMA mmap_size").scalar_one() == 0
+        serve_reads_mapped(store)
+        with store.transaction() as connection:
+            if sqlite:
+                mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar_one()
+                assert 0 < mapped <= SERVING_MMAP_BYTES  # SQLite caps it at its own limit
+            assert connection.execute(text("select count(*) from xref")).scalar_one() == 0
+    finally:
+        store.close()

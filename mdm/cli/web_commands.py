@@ -49,11 +49,13 @@ def serve(
         _require_web()
         import uvicorn
 
+        from mdm.store.database import serve_reads_mapped
         from mdm.store.migrate import open_migrated
         from mdm.web import create_app
 
         loaded = load(project)
         store = open_migrated(loaded.store_url, "serve", wait_seconds=60.0)
+        serve_reads_mapped(store)
         app = create_app(
             loaded,
             store,
