@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
 from invariants_helper import assert_store_invariants, postgres_database, set_store_url
 from sqlalchemy import Connection, text
 from typer.testing import CliRunner
@@ -435,24 +436,7 @@ def test_each_corruption_is_named_exactly(scenario: Scenario, corrupt: Corruptio
         assert found(connection, scenario) == sorted((str(i), s) for i, s in expected)
 
 
-SMALL_PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+SMALL_PROJECT = CRM_ACCOUNTS_TOML
 
 HEADER = "Id,Name,Phone,Zip,Modified\n"
 

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SPARK_MASTER, spark_settings
+from conftest import spark_settings
 from sqlalchemy import text
 from test_nightly import snapshot
+from test_spark_engine import demo_project, use_engine
 
 from mdm import pipeline
 from mdm.config import load_project
@@ -51,21 +52,6 @@ def settings(partitions: int) -> SparkSpec:
 
 def jobs(spark: Any, group: str) -> int:
     return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
-
-
-def demo_project(directory: Path, accounts: int) -> Project:
-    generate_demo(directory, accounts=accounts, seed=5, faults=False)
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    return load_project(directory)
-
-
-def use_engine(project: Project, engine: str, partitions: int = 3) -> Project:
-    """The project with ``engine`` (and the Spark settings) written into its mdm.toml."""
-    path = project.root / "mdm.toml"
-    body = path.read_text(encoding="utf-8")
-    table = f'\n[spark]\nmaster = "{SPARK_MASTER}"\npartitions = {partitions}\n'
-    path.write_text(f'engine = "{engine}"\n' + body + table, encoding="utf-8")
-    return load_project(project.root)
 
 
 # ---- standardizing -------------------------------------------------------------------------

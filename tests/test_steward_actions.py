@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
 from invariants_helper import assert_store_invariants, set_store_url
 from typer.testing import CliRunner, Result
 
@@ -24,24 +25,7 @@ from mdm.schema import Entity, LinkDecision
 from mdm.store import open_store
 from mdm.store import stewardship as steward_store
 
-PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+PROJECT = CRM_ACCOUNTS_TOML
 
 RULES = """
 method = "rules"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
 from invariants_helper import assert_store_invariants
 
 from mdm import pipeline, stewardship
@@ -19,24 +20,7 @@ from mdm.store import open_store
 from mdm.store.stewardship import active_decisions
 from mdm.views import golden_history, golden_lineage, reading, resolve_id
 
-PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+PROJECT = CRM_ACCOUNTS_TOML
 
 RULES = """
 method = "rules"

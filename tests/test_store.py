@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from alembic import command
+from crm_project import CRM_ACCOUNTS_TOML
 from sqlalchemy import Connection, Text, cast, create_engine, inspect, select, text
 from typer.testing import CliRunner
 
@@ -338,24 +339,7 @@ def test_bulk_writes_fill_the_columns_left_to_their_defaults(connection: Connect
 # ---- helpers ------------------------------------------------------------------------------------
 
 
-SMALL_PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+SMALL_PROJECT = CRM_ACCOUNTS_TOML
 
 
 def small_project(directory: Path, url: str) -> Path:

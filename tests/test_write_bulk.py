@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from crm_project import CRM_ACCOUNTS_TOML
 from sqlalchemy import Connection, Engine, event
 
 from mdm import pipeline
@@ -16,24 +17,7 @@ from mdm.project_files import DEFAULT_RULES
 from mdm.store import database, open_store
 from mdm.store.bulk import BULK_CACHE_KIB, bulk_writes
 
-PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+PROJECT = CRM_ACCOUNTS_TOML
 GOLDEN_WRITES = ("golden_account", "lineage", "search_key", "golden_version")
 
 

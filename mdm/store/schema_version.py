@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,7 +36,9 @@ MIGRATION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 def alembic_config(connection: Connection) -> Config:
     from alembic.config import Config  # only to migrate (see the module docstring)
 
-    config = Config()
+    # Alembic's default stdout is the one of the moment it was first imported, which may be
+    # closed by now (an import inside a captured CLI call): the current one, explicitly.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
