@@ -10,7 +10,7 @@ before sending the next (a bounded load), over kept-alive connections with a vie
 token. Latency is the client's: from sending the request to reading the whole answer.
 
     .venv/bin/python benchmarks/bench_match_api.py [--records 1000000] [--project DIR]
-        [--clients 4] [--requests 3000] [--seed 7]
+        [--clients 4] [--requests 3000] [--seed 7] [--workers 1]
 
 One JSON line on stdout: the store's size, the load, p50/p95/p99/max latency in ms (and the
 app's own p50/p95, from its Server-Timing header), the throughput, the statuses, how often the
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="mdm serve --workers")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     project_dir = args.project or Path(f"/tmp/mdm-bench-web-{args.records}")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     chance = random.Random(args.seed)
     token, size, asks = setup(project_dir, args.requests + args.warmup, chance)
     port = free_port()
-    server = start_server(project_dir, port)
+    server = start_server(project_dir, port, args.workers)
     try:
         warm = run_load(port, token, asks[: args.warmup], args.clients)
         log(f"warmed up: {len(warm.times)} requests")
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "match_api",
             "source_records": size,
             "clients": args.clients,
+            "workers": args.workers,
             "requests": len(times),
             "p50_ms": round(percentile(times, 50), 1),
             "p95_ms": round(percentile(times, 95), 1),
@@ -211,8 +213,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(project_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """``mdm serve`` in a process of its own; returns once it answers."""
+def start_server(project_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+    """``mdm serve`` (with ``workers`` processes); returns once it answers."""
     command = [
         sys.executable,
         "-m",
@@ -222,6 +224,8 @@ def start_server(project_dir: Path, port: int) -> subprocess.Popen[bytes]:
         str(project_dir),
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300

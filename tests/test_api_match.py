@@ -362,6 +362,51 @@ def test_the_api_docs_render_in_a_browser_with_no_network(shop: Project, tmp_pat
     assert elsewhere == []
 
 
+def test_mdm_serve_with_two_workers_answers_from_two_processes(
+    shop: Project, tmp_path: Path
+) -> None:
+    """``mdm serve --workers 2``: two worker processes, each with the project's app (the same
+    signing key: a token works on both), gone when the server stops."""
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    command = [sys.executable, "-m", "mdm", "serve", "-p", str(shop.root), "--port", str(port)]
+    server = subprocess.Popen([*command, "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    headers = {**bearer(shop, Role.VIEWER), "Content-Type": "application/json"}
+    body = json.dumps({"name": "Acme", "country": "US"}).encode()
+    try:
+        wait_for(base + "/openapi.json")
+        workers = _workers_of(server.pid)
+        assert len(workers) == 2, workers
+        for _ in range(6):
+            asked = urllib.request.Request(base + "/api/match/account", body, headers)
+            with urllib.request.urlopen(asked, timeout=30) as answer:
+                assert answer.status == 200
+                assert json.loads(answer.read())["entity"] == "account"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+    said = (tmp_path / "serve.log").read_text()
+    assert said.count("Application startup complete") == 2, said
+
+
+def _workers_of(parent: int) -> list[int]:
+    """The worker processes uvicorn started under ``parent`` (spawned interpreters)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            command = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.MULTILINE)
+        if ppid and int(ppid.group(1)) == parent and "spawn_main" in command:
+            found.append(int(status.parent.name))
+    return sorted(found)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -4,7 +4,6 @@ fast, and mdm without its ``web`` extra still runs everything else."""
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 import sys
@@ -43,31 +42,45 @@ def serve(
         bool,
         typer.Option(help="Send the session cookie over HTTPS only (behind a TLS proxy)."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes: each answers requests on its own core (one process "
+            "answers one request at a time).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the stewards' workbench and the REST API (sign in with a user of 'mdm user add')."""
     with user_errors():
         _require_web()
         import uvicorn
 
-        from mdm.store.database import serve_reads_mapped
-        from mdm.store.migrate import open_migrated
-        from mdm.web import create_app
+        from mdm.web.serving import freeze_what_is_loaded, hand_to_workers, served_app
 
         loaded = load(project)
-        store = open_migrated(loaded.store_url, "serve", wait_seconds=60.0)
-        serve_reads_mapped(store)
-        app = create_app(
-            loaded,
-            store,
-            secret=_secret(loaded),
-            session_hours=session_hours,
-            secure_cookies=secure_cookies,
+        secret = _secret(loaded)
+        # Opened here in any case: a store that cannot be served is said before listening.
+        app, store = served_app(
+            loaded, secret=secret, session_hours=session_hours, secure_cookies=secure_cookies
         )
     console.print(f"Serving {escape(loaded.spec.project.name)} on http://{host}:{port}/")
-    # What is loaded by now (the libraries, the app) lives as long as the server: kept out of
-    # the garbage collector's walks, so that collecting a request's garbage stays cheap.
-    gc.collect()
-    gc.freeze()
+    if workers > 1:
+        store.close()  # each worker opens its own
+        hand_to_workers(
+            loaded, secret=secret, session_hours=session_hours, secure_cookies=secure_cookies
+        )
+        uvicorn.run(
+            "mdm.web.serving:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=True,
+        )
+        return
+    freeze_what_is_loaded()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
     finally:
