@@ -141,7 +141,7 @@ def _project_places(root: Path, spec: ProjectSpec) -> list[tuple[str, Path]]:
     places += [
         (f"the folder of source {source.name!r}", (root / source.path).resolve().parent)
         for source in spec.sources
-        if source.path is not None
+        if source.path is not None and not source.path_is_uri
     ]
     store_file = _sqlite_file(resolve_sqlite_url(spec.store.url, root))
     if store_file is not None:

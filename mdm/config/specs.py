@@ -101,6 +101,9 @@ def check_date_format(value: str) -> str:
     return value
 
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 class SourceSpec(Strict):
     """One source system extract, mapped onto the canonical schema."""
 
@@ -108,7 +111,10 @@ class SourceSpec(Strict):
     system: str = Field(min_length=1)
     entity: Entity
     format: SourceFormat
-    path: Path | None = None
+    # A file, relative to the project folder; on the spark engine also a folder of extract
+    # files or a URI Spark reads (s3a://bucket/crm/, hdfs:///exports/erp.parquet), kept as
+    # written: a Path would fold the URI's '//'.
+    path: str | Path | None = None
     url: str | None = None
     table: str | None = None
     query: str | None = None
@@ -212,6 +218,11 @@ class SourceSpec(Strict):
         if self.account_source and self.entity is not Entity.CONTACT:
             raise ValueError("'account_source' is only for contact sources")
         return self
+
+    @property
+    def path_is_uri(self) -> bool:
+        """``path`` names a scheme (s3a://, hdfs://, file://): only Spark reads it."""
+        return self.path is not None and bool(_URI.match(str(self.path)))
 
     def mapped_columns(self, attribute: str) -> list[str]:
         """The columns mapped to ``attribute`` (none if it is not mapped)."""

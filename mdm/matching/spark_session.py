@@ -80,3 +80,19 @@ def quiet_pyspark() -> Iterator[None]:
         )
         warnings.filterwarnings("ignore", module=r"pyspark\.")
         yield
+
+
+@contextmanager
+def job_group(spark: SparkSession, group: str, description: str) -> Iterator[None]:
+    """Spark's jobs in the block are in ``group``; the thread's group is restored after."""
+    context = spark.sparkContext
+    previous = context.getLocalProperty("spark.jobGroup.id")
+    context.setJobGroup(group, description)
+    try:
+        yield
+    finally:
+        if previous is None:
+            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+            context.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+        else:
+            context.setLocalProperty("spark.jobGroup.id", previous)

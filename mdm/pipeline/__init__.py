@@ -20,8 +20,9 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from mdm import failpoints
-from mdm.config.specs import Project
+from mdm.config.specs import Project, SparkSpec
 from mdm.errors import ProblemCollector, Reason, describe_error
+from mdm.matching.protocol import SPARK
 from mdm.pipeline.clock import RunClock, StageTiming, counted
 from mdm.pipeline.coverage import fields_not_given
 from mdm.pipeline.index import INDEX_VERSION
@@ -151,7 +152,7 @@ def preflight(project: Project) -> None:
     """Check every source before anything is written; report all problems at once."""
     problems = ProblemCollector()
     for source in project.spec.sources:
-        problems.problems.extend(check_source(source, project.root))
+        problems.problems.extend(check_source(source, project.root, _reads_on(project)))
     if not project.spec.sources:
         problems.add(str(project.root / "mdm.toml"), "no [[sources]] configured", "add a source")
     problems.raise_if_any(Reason.SOURCE, "The run was stopped before writing anything.")
@@ -160,9 +161,14 @@ def preflight(project: Project) -> None:
 def _read(project: Project, name: str, say: Progress, clock: RunClock) -> SourceLoad:
     say(f"reading {name}")
     with clock.stage("read", name) as stage:
-        load = read_source(project.source(name), project.root)
+        load = read_source(project.source(name), project.root, _reads_on(project))
         stage.counts = f"{counted(load.rows_read, 'row')}, {len(load.records):,} good"
     return load
+
+
+def _reads_on(project: Project) -> SparkSpec | None:
+    """Spark's settings when the project's engine reads its extracts on Spark."""
+    return project.spec.spark if project.spec.engine == SPARK else None
 
 
 def _run_in_transaction(

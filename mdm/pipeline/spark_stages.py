@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,6 @@ from mdm.survivorship import LINEAGE_DTYPES, PIN_COLUMNS, Golden, build_golden
 from mdm.survivorship.builder import survivorship_now
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
     from pyspark.sql.types import StructType
 
 # Record versions from which ingest standardizes on Spark; below, in this process (about
@@ -76,7 +74,7 @@ def spark_forms(
         return compute_forms(entity, raw, region)
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-    from mdm.matching.spark_session import quiet_pyspark, spark_session
+    from mdm.matching.spark_session import job_group, quiet_pyspark, spark_session
 
     names = attribute_names(entity)
     sent = raw.reindex(columns=names).astype("string").reset_index(drop=True)
@@ -95,7 +93,7 @@ def spark_forms(
     spark = spark_session(settings)
     with (
         quiet_pyspark(),
-        _job_group(spark, STANDARDIZE_JOBS, f"standardize {len(sent):,} {entity}s"),
+        job_group(spark, STANDARDIZE_JOBS, f"standardize {len(sent):,} {entity}s"),
     ):
         frame = spark.createDataFrame(sent, schema=schema).repartition(settings.partitions)
         found = frame.mapInPandas(_forms_of(entity, region.dtype), returned).toPandas()
@@ -161,7 +159,7 @@ def spark_golden(
     dtypes."""
     if members.empty or len(members) < SURVIVE_ON_SPARK_FROM:
         return build_golden(spec, members, now=now, pins=pins)
-    from mdm.matching.spark_session import quiet_pyspark, spark_session
+    from mdm.matching.spark_session import job_group, quiet_pyspark, spark_session
 
     # The one input every golden record shares: fixed here, for every partition alike.
     moment = survivorship_now(members, now)
@@ -169,7 +167,7 @@ def spark_golden(
     sent, schema = _golden_input(members, pins)
     spark = spark_session(settings)
     description = f"survivorship of {len(members):,} {spec.entity} members"
-    with quiet_pyspark(), _job_group(spark, SURVIVE_JOBS, description):
+    with quiet_pyspark(), job_group(spark, SURVIVE_JOBS, description):
         frame = spark.createDataFrame(sent, schema=schema)
         frame = frame.repartition(settings.partitions, "golden_id")
         built = _golden_of(spec, dict(members.dtypes), moment, pins is not None)
@@ -339,22 +337,6 @@ def _lineage(found: pd.DataFrame, order: pd.Index[str]) -> pd.DataFrame:
 
 
 # ---- Arrow and Spark -----------------------------------------------------------------------
-
-
-@contextmanager
-def _job_group(spark: SparkSession, group: str, description: str) -> Iterator[None]:
-    """Spark's jobs in the block are in ``group``; the thread's group is restored after."""
-    context = spark.sparkContext
-    previous = context.getLocalProperty("spark.jobGroup.id")
-    context.setJobGroup(group, description)
-    try:
-        yield
-    finally:
-        if previous is None:
-            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-            context.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
-        else:
-            context.setLocalProperty("spark.jobGroup.id", previous)
 
 
 def _one_process() -> None:

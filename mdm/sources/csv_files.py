@@ -209,7 +209,14 @@ def csv_columns(spec: SourceSpec, root: Path, location: str) -> tuple[list[str],
 
 def read_csv(spec: SourceSpec, root: Path, location: str) -> Parsed:
     path = existing_file(spec, root, location)
-    with _large_fields(), text_file(spec, path, location) as handle:
+    with text_file(spec, path, location) as handle:
+        return parse_csv(spec, handle, location)
+
+
+def parse_csv(spec: SourceSpec, handle: TextIO, location: str) -> Parsed:
+    """The rows of one CSV text, numbered from 1: its header must hold the columns the mapping
+    names (else ``MdmError``); damaged rows are rejected, for the quarantine."""
+    with _large_fields():
         lines = _CsvLines(handle, spec.delimiter)
         header = _csv_header(spec, lines, location)
         require_columns(spec, location, header, "the file's header")

@@ -33,7 +33,7 @@ def read_parquet(spec: SourceSpec, root: Path, location: str) -> Parsed:
     try:
         table = pq.read_table(path)
         # ignore_metadata: a pandas index stored in the file comes back as a plain column.
-        frame = table.to_pandas(ignore_metadata=True, types_mapper=_nullable_type)
+        frame = table.to_pandas(ignore_metadata=True, types_mapper=nullable_type)
     except Exception as error:
         raise _parquet_error(spec, location, error) from error
     frame.columns = unique_names([str(c) for c in frame.columns])
@@ -41,7 +41,7 @@ def read_parquet(spec: SourceSpec, root: Path, location: str) -> Parsed:
     return Parsed(frame, [], len(frame))
 
 
-def _nullable_type(arrow_type: Any) -> Any:
+def nullable_type(arrow_type: Any) -> Any:
     """Nullable pandas types, so integers with gaps do not become floats ('1001.0')."""
     import pyarrow as pa
 

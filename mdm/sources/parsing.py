@@ -4,11 +4,12 @@ opens, and the error for a source that cannot be read at all."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import pandas as pd
 
@@ -62,17 +63,43 @@ def parsed_frame(columns: list[str], rows: list[list[Any]], numbers: list[int]) 
 
 def existing_file(spec: SourceSpec, root: Path, location: str) -> Path:
     path = root / (spec.path or "")  # an absolute spec.path stays as it is
+    if spec.path_is_uri or path.is_dir():
+        what = "a URI" if spec.path_is_uri else f"{path} is a folder, not a file"
+        message = f"{what}: the local engine reads one file"
+        raise fail(spec, location, "path", message, SPARK_READS_HINT)
     if spec.path is None or not path.is_file():
-        message = f"{path} is a folder, not a file" if path.is_dir() else f"no such file: {path}"
+        message = f"no such file: {path}"
         raise fail(spec, location, "path", message, "paths are relative to the project folder")
     return path
+
+
+SPARK_READS_HINT = (
+    "name the file; a folder of extract files or a URI is read by the spark engine "
+    '(engine = "spark" in mdm.toml, or mdm run --engine spark)'
+)
 
 
 @contextmanager
 def text_file(spec: SourceSpec, path: Path, location: str) -> Iterator[TextIO]:
     """The file as text; undecodable bytes become lone surrogates, found per value later."""
+    with decoded_text(spec, lambda: path.open("rb"), location) as handle:
+        yield handle
+
+
+@contextmanager
+def decoded_text(
+    spec: SourceSpec, open_bytes: Callable[[], BinaryIO], location: str
+) -> Iterator[TextIO]:
+    """Bytes (a file, or a file's content read elsewhere) as text, decoded as ``text_file``
+    decodes a file: the source's encoding, undecodable bytes as lone surrogates, line ends
+    kept for the csv module, a byte order mark skipped."""
     try:
-        with path.open(encoding=spec.encoding, errors="surrogateescape", newline="") as handle:
+        with (
+            open_bytes() as raw,
+            io.TextIOWrapper(
+                raw, encoding=spec.encoding, errors="surrogateescape", newline=""
+            ) as handle,
+        ):
             if handle.read(1) != "\ufeff":  # a byte order mark is not part of the header
                 handle.seek(0)
             yield handle

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from mdm.config.specs import SourceFormat, SourceSpec
+from mdm.config.specs import SourceFormat, SourceSpec, SparkSpec
 from mdm.errors import MdmError, Problem
 from mdm.sources.columns import missing_columns
 from mdm.sources.csv_files import csv_columns, read_csv
@@ -60,13 +60,24 @@ class SourceLoad:
         return int(self.quarantine["row_number"].nunique())
 
 
-def read_source(spec: SourceSpec, root: Path) -> SourceLoad:
-    """Read one extract; relative paths resolve against ``root`` (the project folder).
+def read_source(spec: SourceSpec, root: Path, spark: SparkSpec | None = None) -> SourceLoad:
+    """Read one extract; relative paths resolve against ``root`` (the project folder). With
+    ``spark`` (a project on the spark engine), Parquet and CSV extracts are read by Spark
+    (``mdm.sources.spark_reading``), folders and URIs too, and SQL tables by Spark's tasks in
+    ranges of their key (``mdm.sources.spark_tables``): the same rows as read here.
 
     Bad rows are quarantined, not raised. A source that cannot be read at all (no file, a
     column the mapping names is missing, a database error) raises ``MdmError``.
     """
     location = source_location(spec)
+    if spark is not None and spec.format is SourceFormat.SQL and spec.table:
+        from mdm.sources.spark_tables import read_table_on_spark
+
+        return load_of_parsed(spec, location, read_table_on_spark(spec, root, location, spark))
+    if spark is not None and reads_on_spark(spec):
+        from mdm.sources.spark_reading import read_on_spark
+
+        return load_of_parsed(spec, location, read_on_spark(spec, root, location, spark))
     return load_of_parsed(spec, location, _READERS[spec.format](spec, root, location))
 
 
@@ -115,17 +126,32 @@ def _says_nothing(raw: str) -> bool:
     return all(value is None or not str(value).strip() for value in values)
 
 
-def check_source(spec: SourceSpec, root: Path) -> list[Problem]:
+def check_source(spec: SourceSpec, root: Path, spark: SparkSpec | None = None) -> list[Problem]:
     """The cheap checks, without reading rows: the source is there and has every column.
 
     JSON Lines has no header, so its columns are the keys seen on any line: that file is read.
+    With ``spark``, Parquet and CSV sources are checked as Spark will read them, file by file.
     """
     location = source_location(spec)
     try:
+        if spark is not None and reads_on_spark(spec):
+            from mdm.sources.spark_reading import columns_on_spark
+
+            found = columns_on_spark(spec, root, location, spark)
+            return [
+                problem
+                for place, columns in found
+                for problem in missing_columns(spec, place, columns, "the file")
+            ]
         columns, container = _COLUMNS[spec.format](spec, root, location)
     except MdmError as error:
         return list(error.problems) or [Problem(location, error.summary)]
     return missing_columns(spec, location, columns, container)
+
+
+def reads_on_spark(spec: SourceSpec) -> bool:
+    """Spark reads the source's extract on the spark engine (its other formats are read here)."""
+    return spec.format in (SourceFormat.PARQUET, SourceFormat.CSV)
 
 
 def source_location(spec: SourceSpec) -> str:

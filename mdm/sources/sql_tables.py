@@ -15,7 +15,7 @@ from mdm.sources.parsing import Parsed, fail, parsed_frame
 
 
 @contextmanager
-def _connection(spec: SourceSpec, location: str) -> Iterator[sa.Connection]:
+def connection_to(spec: SourceSpec, location: str) -> Iterator[sa.Connection]:
     try:
         engine = sa.create_engine(spec.url or "")
     except ImportError as error:
@@ -58,29 +58,33 @@ def _query(spec: SourceSpec) -> str:
     return (spec.query or "").strip().rstrip(";")
 
 
-def _container(spec: SourceSpec) -> str:
+def container(spec: SourceSpec) -> str:
     return f"table '{spec.table}'" if spec.table else "the query's result"
 
 
 def sql_columns(spec: SourceSpec, root: Path, location: str) -> tuple[list[str], str]:
-    with _connection(spec, location) as connection:
-        return _sql_columns_of(spec, connection, location), _container(spec)
+    with connection_to(spec, location) as connection:
+        return _sql_columns_of(spec, connection, location), container(spec)
 
 
 def read_sql(spec: SourceSpec, root: Path, location: str) -> Parsed:
-    with _connection(spec, location) as connection:
-        columns = _sql_columns_of(spec, connection, location)
-        require_columns(spec, location, columns, _container(spec))
+    with connection_to(spec, location) as connection:
+        statement = table_statement(spec, connection, location)
         # The values as the driver returns them. pandas.read_sql would infer types: integers
         # with gaps become floats (losing digits past 2**53) and bytes fail to convert.
-        result = connection.execute(_statement(spec, connection))
+        result = connection.execute(statement)
         names = [str(name) for name in list(result.keys())]
         rows = [list(row) for row in result]
         frame = parsed_frame(names, rows, list(range(1, len(rows) + 1)))
     return Parsed(frame, [], len(frame))
 
 
-def _statement(spec: SourceSpec, connection: sa.Connection) -> sa.TextClause | sa.Select[Any]:
+def table_statement(
+    spec: SourceSpec, connection: sa.Connection, location: str
+) -> sa.TextClause | sa.Select[Any]:
+    """What reads the source's rows; a missing table or mapped column fails here."""
+    columns = _sql_columns_of(spec, connection, location)
+    require_columns(spec, location, columns, container(spec))
     if spec.query:
         return sa.text(_query(spec))
     schema, name = _table_name(spec.table or "")
