@@ -17,8 +17,15 @@ the measured pairs per record are printed), spread over the cluster's cores at
 one machine: the encoding and the clustering grow with the records, the u samples and EM on
 the pattern counts do not.
 
-One JSON line per (size, entity) and one for the projection on stdout; a Markdown summary on
-stderr.
+With ``--whole-run SIZES``, each of those sizes is run whole (``mdm run``, engine ``spark``)
+on a fresh copy of the project, with the thresholds below which standardizing and
+survivorship stay on the driver set to nothing, so that every stage that can run on Spark
+does: the run's seconds per stage, and Spark's task seconds of reading (job group
+``mdm.read``), standardizing (``mdm.standardize``) and survivorship (``mdm.survivorship``),
+which join the projection as Spark stages growing with the records.
+
+One JSON line per (size, entity), one per whole run, and one for the projection on stdout; a
+Markdown summary on stderr.
 
     .venv/bin/python benchmarks/bench_spark.py [--records 100000] [--master local[2]]
         [--partitions 8] [--driver-memory 6g] [--workers 10] [--cores 8]
@@ -74,7 +81,7 @@ OTHER_DRIVER = "driver: other (frames to and from Spark)"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--records", type=int, nargs="*", default=[100_000])
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--driver-memory", default="6g", help="local mode: the one JVM's heap")
@@ -84,6 +91,13 @@ def main() -> None:
     parser.add_argument("--efficiency", type=float, default=0.7)
     parser.add_argument("--network-gbit", type=float, default=10.0)
     parser.add_argument("--project-records", type=int, default=100_000_000)
+    parser.add_argument(
+        "--whole-run",
+        type=int,
+        nargs="*",
+        default=[],
+        help="source record counts at which to run mdm run whole on Spark",
+    )
     args = parser.parse_args()
     from mdm.config.specs import SparkSpec
     from mdm.matching.spark_session import spark_session
@@ -96,11 +110,16 @@ def main() -> None:
     session = spark_session(SparkSpec(master=args.master, options=options))
     measure(session, WARM_UP_RECORDS, args.seed, args.partitions)  # JVM and workers warm
     rows = []
+    runs = []
     for records in args.records:
         for row in measure(session, records, args.seed, args.partitions):
             emit(row)
             rows.append(row)
-    projection = project(rows, args)
+    for records in args.whole_run:
+        run = whole_run(session, records, args.seed, args.partitions)
+        emit(run)
+        runs.append(run)
+    projection = project(rows, args, runs)
     emit(projection)
     log(summary(rows, projection))
     session.stop()
@@ -167,6 +186,72 @@ def measure(session: Any, records: int, seed: int, partitions: int) -> list[dict
         return out
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def whole_run(session: Any, records: int, seed: int, partitions: int) -> dict[str, Any]:
+    """``mdm run`` on the spark engine, every stage that can on Spark: the run's seconds per
+    stage and Spark's task seconds per job group."""
+    from mdm import pipeline
+    from mdm.config import load_project
+    from mdm.demo import generate_demo
+    from mdm.pipeline import spark_stages
+    from mdm.project_files import DEFAULT_RULES
+
+    root = Path(tempfile.mkdtemp(prefix="mdm-bench-spark-run-"))
+    thresholds = (spark_stages.STANDARDIZE_ON_SPARK_FROM, spark_stages.SURVIVE_ON_SPARK_FROM)
+    try:
+        generate_demo(root, accounts=round(records / RECORDS_PER_ORGANISATION), seed=seed)
+        shutil.copytree(DEFAULT_RULES, root / "rules")
+        toml = root / "mdm.toml"
+        settings = f"\n[spark]\npartitions = {partitions}\n"
+        toml.write_text('engine = "spark"\n' + toml.read_text(encoding="utf-8") + settings)
+        project = load_project(root)
+        spark_stages.STANDARDIZE_ON_SPARK_FROM = spark_stages.SURVIVE_ON_SPARK_FROM = 1
+        jobs_before = {job["jobId"] for job in _api(session, "jobs")}
+        started = time.perf_counter()
+        summary = pipeline.run(project)
+        seconds = time.perf_counter() - started
+        time.sleep(0.5)  # the listener bus reports a finished job a moment later
+        groups = _group_tasks(session, jobs_before)
+        return {
+            "benchmark": "spark_whole_run",
+            "source_records": records,
+            "partitions": partitions,
+            "seconds": round(seconds, 1),
+            "stages": {t.stage: t.seconds for t in summary.stages},
+            "spark_tasks": groups,
+            **provenance(),
+        }
+    finally:
+        spark_stages.STANDARDIZE_ON_SPARK_FROM, spark_stages.SURVIVE_ON_SPARK_FROM = thresholds
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# The job groups of a run's Spark stages beyond matching, and their names in the projection.
+RUN_GROUPS = {
+    "mdm.read": "read sources",
+    "mdm.standardize": "standardize",
+    "mdm.survivorship": "survivorship",
+}
+
+
+def _group_tasks(session: Any, jobs_before: set[int]) -> dict[str, dict[str, float]]:
+    """Task seconds and shuffle bytes of the jobs run since ``jobs_before``, per job group."""
+    stages_of: dict[str, set[int]] = {name: set() for name in RUN_GROUPS.values()}
+    for job in _api(session, "jobs"):
+        name = RUN_GROUPS.get(job.get("jobGroup", ""))
+        if name is not None and job["jobId"] not in jobs_before:
+            stages_of[name].update(job["stageIds"])
+    finished = _api(session, "stages?status=complete")
+    totals = {}
+    for name, ids in stages_of.items():
+        chosen = [s for s in finished if s["stageId"] in ids]
+        totals[name] = {
+            "task_seconds": sum(s.get("executorRunTime", 0) for s in chosen) / 1000,
+            "shuffle_write_mb": sum(s.get("shuffleWriteBytes", 0) for s in chosen) / 1e6,
+            "stages": len(chosen),
+        }
+    return totals
 
 
 def local_match(frame: Any, spec: Any, frequencies: Any) -> tuple[dict[str, float], Any]:
@@ -292,7 +377,9 @@ def _task_totals(session: Any, before: set[tuple[int, int]]) -> dict[str, float]
     }
 
 
-def project(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+def project(
+    rows: list[dict[str, Any]], args: argparse.Namespace, runs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The spark engine at ``args.project_records`` source records on the cluster.
 
     Each Spark stage's task seconds and shuffle bytes are fitted as ``fixed + per_record *
@@ -307,16 +394,13 @@ def project(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
     bandwidth = args.workers * args.network_gbit * 1e9 / 8 * 0.5  # bytes/s, half the wire
 
     def fitted(values: list[float]) -> tuple[float, float]:
-        if len(values) == 1:
-            return 0.0, values[0] / sizes[0]
-        slope = max((values[1] - values[0]) / (sizes[1] - sizes[0]), 0.0)
-        return max(values[1] - slope * sizes[1], 0.0), slope
+        return _fitted(values, sizes)
 
     def measured(name: str, key: str) -> list[float]:
         return [sum(r["spark_tasks"].get(name, {}).get(key, 0.0) for r in rs) for rs in by_size]
 
     stages: dict[str, dict[str, Any]] = {}
-    for name in SPARK_STAGES.values():
+    for name in SPARK_STAGES.values() if rows else ():
         task_fixed, task_slope = fitted(measured(name, "task_seconds"))
         _, shuffle_slope = fitted(measured(name, "shuffle_write_mb"))
         tasks = task_fixed + task_slope * args.project_records
@@ -329,10 +413,12 @@ def project(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
             "shuffle_mb_per_million_records": round(shuffle_slope * 1e6, 2),
             "projected_seconds": round(compute + network, 1),
         }
-    largest = by_size[-1]
+    largest = by_size[-1] if by_size else []
     growth = {stage: grows for stage, grows in DRIVER_STAGES.values()} | {OTHER_DRIVER: "records"}
     driver_stages: dict[str, dict[str, Any]] = {}
     for stage, grows in growth.items():
+        if not largest:
+            break
         seconds = sum(r["spark_seconds"].get(stage, 0.0) for r in largest)
         factor = args.project_records / sizes[-1] if grows == "records" else 1.0
         driver_stages[stage] = {
@@ -340,6 +426,10 @@ def project(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
             "grows_with": grows,
             "projected_seconds": round(seconds * factor, 1),
         }
+    if runs:
+        run_stages, run_driver = _projected_run(runs, args, cores)
+        stages |= run_stages
+        driver_stages |= run_driver
     driver = sum(s["projected_seconds"] for s in driver_stages.values())
     spark_total = sum(s["projected_seconds"] for s in stages.values())
     return {
@@ -358,6 +448,72 @@ def project(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
         "driver_seconds_projected": round(driver, 1),
         "total_seconds": round(spark_total + driver, 1),
     }
+
+
+# A whole run's stages whose work Spark does (its task seconds are in RUN_GROUPS, or in the
+# matching measurement); the rest of a run stays on the driver.
+SPARK_RUN_STAGES = {"read": "read sources", "standardize": "standardize"}
+SPARK_ENTITY_STAGES = {"survivorship": "survivorship", "match": None}
+
+
+def _projected_run(
+    runs: list[dict[str, Any]], args: argparse.Namespace, cores: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A whole run's Spark stages beyond matching (task seconds fitted through the two largest
+    run sizes, spread over the cluster) and its driver's part, scaled with the records from the
+    largest: the stages that stay on the driver, and the driver's share of the Spark stages
+    (their wall seconds less their task seconds over the measuring machine's cores)."""
+    sizes = sorted({r["source_records"] for r in runs})[-2:]
+    local_cores = 2
+    stages: dict[str, dict[str, Any]] = {}
+    for name in RUN_GROUPS.values():
+        values = [
+            sum(r["spark_tasks"][name]["task_seconds"] for r in runs if r["source_records"] == n)
+            for n in sizes
+        ]
+        fixed, slope = _fitted(values, sizes)
+        stages[name] = {
+            "measured_task_seconds": [round(v, 2) for v in values],
+            "measured_at": sizes,
+            "task_seconds_per_million_records": round(slope * 1e6, 2),
+            "projected_seconds": round(
+                (fixed + slope * args.project_records) / (cores * args.efficiency), 1
+            ),
+        }
+    largest = [r for r in runs if r["source_records"] == sizes[-1]]
+    factor = args.project_records / sizes[-1]
+    stays, shares = 0.0, 0.0
+    for run in largest:
+        for stage, seconds in run["stages"].items():
+            group = SPARK_RUN_STAGES.get(stage) or SPARK_ENTITY_STAGES.get(
+                stage.rsplit(".", 1)[-1], ""
+            )
+            if group == "":
+                stays += seconds
+            elif group is not None:
+                task = run["spark_tasks"][group]["task_seconds"]
+                shares += max(seconds - task / local_cores, 0.0)
+    driver = {
+        "driver: the run's other stages (ingest, store reads and writes, ids, export)": {
+            "measured_seconds": round(stays, 2),
+            "grows_with": "records",
+            "projected_seconds": round(stays * factor, 1),
+        },
+        "driver: its share of read, standardize, survivorship": {
+            "measured_seconds": round(shares, 2),
+            "grows_with": "records",
+            "projected_seconds": round(shares * factor, 1),
+        },
+    }
+    return stages, driver
+
+
+def _fitted(values: list[float], sizes: list[int]) -> tuple[float, float]:
+    """``fixed, per_record`` through two sizes; with one, all of it grows with the records."""
+    if len(values) == 1:
+        return 0.0, values[0] / sizes[0]
+    slope = max((values[1] - values[0]) / (sizes[1] - sizes[0]), 0.0)
+    return max(values[1] - slope * sizes[1], 0.0), slope
 
 
 def summary(rows: list[dict[str, Any]], projection: dict[str, Any]) -> str:
