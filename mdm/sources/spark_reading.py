@@ -6,14 +6,14 @@ lives (a file, a folder of extract files, or any URI Spark reads: ``s3a://``, ``
   rows come to the driver over Arrow, in the order of the files' paths and, within a file, of
   their rows: one file gives exactly the rows, values and types the local reader gives.
 * CSV: each file is parsed on an executor by mdm's own CSV reader (``parse_csv``: the same
-  decoding, the same quarantine of damaged rows and quotes left open), one task per file;
-  Spark's CSV parser would read damaged rows otherwise. Files are numbered in path order: the
-  second file's first row follows the first file's last.
+  decoding, the same quarantine of damaged rows and quotes left open), in the task that read
+  it, the files in parallel; Spark's CSV parser would read damaged rows otherwise. Files are
+  numbered in path order: the second file's first row follows the first file's last.
 
 The rows' checks (``validate_rows``: keys, dates, values, duplicates over the whole source)
 then run on the driver, as for every source: they need the whole extract at once, and the
-store that receives the records is the driver's. SQL sources, JSON Lines and the inbox are
-read by the local readers.
+store that receives the records is the driver's. SQL tables are read by
+``mdm.sources.spark_tables``; SQL queries, JSON Lines and the inbox by the local readers.
 """
 
 from __future__ import annotations
@@ -148,9 +148,10 @@ def _read_csv(spark: SparkSession, spec: SourceSpec, where: str, location: str) 
     returned = StructType(
         [StructField(_FILE, StringType(), False), StructField(_PAYLOAD, BinaryType(), False)]
     )
-    # One partition per file: each file is parsed by one task, the files in parallel.
+    # Spark's scan gives each large file a task of its own and packs small ones together (up
+    # to spark.sql.files.maxPartitionBytes): the bytes are parsed where they were read, with
+    # no shuffle of the files' contents.
     frame = _loaded(spec, location, lambda: _binary_files(spark, where))
-    frame = frame.repartition(max(1, len(files)), "path")
     parsed = _collected(spec, location, frame.mapInPandas(_parse_files(spec), returned).toPandas)
     by_file = dict(zip(parsed[_FILE], parsed[_PAYLOAD], strict=True))
     results = [_unpickled(by_file[file]) for file in files]
