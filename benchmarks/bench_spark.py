@@ -459,10 +459,12 @@ SPARK_ENTITY_STAGES = {"survivorship": "survivorship", "match": None}
 def _projected_run(
     runs: list[dict[str, Any]], args: argparse.Namespace, cores: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    """A whole run's Spark stages beyond matching (task seconds fitted through the two largest
-    run sizes, spread over the cluster) and its driver's part, scaled with the records from the
-    largest: the stages that stay on the driver, and the driver's share of the Spark stages
-    (their wall seconds less their task seconds over the measuring machine's cores)."""
+    """A whole run's Spark stages beyond matching (task seconds per record at the largest run,
+    spread over the cluster: reading, standardizing and survivorship do the same work for each
+    record, and a fit through two small sizes is thrown off by the first run's JVM warm-up)
+    and its driver's part, scaled with the records from the largest: the stages that stay on
+    the driver, and the driver's share of the Spark stages (their wall seconds less their task
+    seconds over the measuring machine's cores)."""
     sizes = sorted({r["source_records"] for r in runs})[-2:]
     local_cores = 2
     stages: dict[str, dict[str, Any]] = {}
@@ -471,14 +473,12 @@ def _projected_run(
             sum(r["spark_tasks"][name]["task_seconds"] for r in runs if r["source_records"] == n)
             for n in sizes
         ]
-        fixed, slope = _fitted(values, sizes)
+        slope = values[-1] / sizes[-1]
         stages[name] = {
             "measured_task_seconds": [round(v, 2) for v in values],
             "measured_at": sizes,
             "task_seconds_per_million_records": round(slope * 1e6, 2),
-            "projected_seconds": round(
-                (fixed + slope * args.project_records) / (cores * args.efficiency), 1
-            ),
+            "projected_seconds": round(slope * args.project_records / (cores * args.efficiency), 1),
         }
     largest = [r for r in runs if r["source_records"] == sizes[-1]]
     factor = args.project_records / sizes[-1]
