@@ -105,12 +105,19 @@ def test_a_folder_of_csv_files_reads_as_one_extract_in_path_order(
     for part, chunk in enumerate((lines[:12], lines[12:13], lines[13:])):
         write(tmp_path, f"parts/part-{part:05d}.csv", ("Id,Name,City\n" + "".join(chunk)).encode())
     write(tmp_path, "parts/_SUCCESS", b"")  # what Spark and Hadoop jobs leave beside parts
+    write(tmp_path, "parts/part-00003.csv", b"")  # an empty partition's part file
     settings = spark_settings()
     one = read_source(make_spec(path="one/crm.csv"), tmp_path, settings)
     parts = read_source(make_spec(path="parts"), tmp_path, settings)
     pd.testing.assert_frame_equal(parts.records, one.records)
     assert list(parts.records["row_number"]) == list(range(1, 31))
     assert parts.rows_read == 30
+    # A folder of empty files is no extract: it stops the read, as an empty file does.
+    for part in range(3):
+        write(tmp_path, f"parts/part-{part:05d}.csv", b"")
+    with pytest.raises(MdmError) as raised:
+        read_source(make_spec(path="parts"), tmp_path, settings)
+    assert raised.value.problems[0].message == "no file with any content to read"
 
 
 def test_a_damaged_row_in_a_folder_names_its_file_and_keeps_its_number(

@@ -159,12 +159,13 @@ def _read_csv(spark: SparkSession, spec: SourceSpec, where: str, location: str) 
 
 
 def _csv_files(spark: SparkSession, spec: SourceSpec, where: str, location: str) -> list[str]:
-    """The files of a CSV source, in path order: the file, or a folder's files."""
+    """The files of a CSV source, in path order: the file, or a folder's files. Spark leaves
+    out files of no bytes (the empty part files a job leaves for its empty partitions)."""
     frame = _loaded(spec, location, lambda: _binary_files(spark, where))
     files = sorted(str(row[0]) for row in _collected(spec, location, frame.select("path").collect))
     if not files:
-        hint = "the folder holds no extract file; check 'path' in mdm.toml"
-        raise fail(spec, location, "path", "no files to read", hint)
+        hint = "a CSV extract starts with a header row naming its columns; check 'path' in mdm.toml"
+        raise fail(spec, location, "path", "no file with any content to read", hint)
     return files
 
 
