@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -358,12 +359,19 @@ def sql_table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
         sa.Column("modified", sa.DateTime),
         sa.Column("is_deleted", sa.Boolean),
     )
+    with created_table(url, table, SQL_ROWS):
+        yield url, name
+
+
+@contextmanager
+def created_table(url: str, table: sa.Table, rows: list[dict[str, Any]]) -> Iterator[None]:
+    """``table`` made in the database at ``url`` and filled with ``rows``; dropped after."""
     engine = sa.create_engine(url)
     try:
         table.create(engine)
         with engine.begin() as connection:
-            connection.execute(table.insert(), SQL_ROWS)
-        yield url, name
+            connection.execute(table.insert(), rows)
+        yield
     finally:
         table.drop(engine, checkfirst=True)
         engine.dispose()

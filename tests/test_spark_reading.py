@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import postgres_or_skip, spark_settings
 from sqlalchemy import text
-from test_sources import make_spec, write
+from test_sources import created_table, make_spec, write
 
 from mdm import pipeline
 from mdm.config import load_project
@@ -313,15 +313,8 @@ def source_table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
         sa.Column("modified", sa.DateTime(timezone=True)),
         sa.Column("is_deleted", sa.Boolean),
     )
-    engine = sa.create_engine(url)
-    try:
-        table.create(engine)
-        with engine.begin() as connection:
-            connection.execute(table.insert(), table_rows())
+    with created_table(url, table, table_rows()):
         yield url, name
-    finally:
-        table.drop(engine, checkfirst=True)
-        engine.dispose()
 
 
 def table_spec(url: str, table: str) -> SourceSpec:
