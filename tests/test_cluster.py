@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+from itertools import pairwise
 from random import Random
 
 import networkx as nx
@@ -11,9 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.matching.cluster import bridges, cluster, connected_components
+from mdm.matching.cluster import (
+    bridges,
+    cluster,
+    connected_components,
+    hooked_components,
+    scipy_components,
+)
 
 Edges = list[tuple[int, int]]
+# The module (``mdm.matching.cluster`` as an attribute is the function it exports).
+cluster_module = importlib.import_module("mdm.matching.cluster")
 
 
 def networkx_labels(n: int, edges: Edges) -> list[int]:
@@ -46,11 +58,19 @@ def is_first_appearance_ordered(labels: npt.NDArray[np.int64]) -> bool:
     return bool(np.all(labels <= seen_max + 1))
 
 
+@pytest.fixture(params=["numpy", "scipy"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Components found by whole-array hooking (small graphs) or by scipy (large ones)."""
+    limit = 10**9 if request.param == "numpy" else -1
+    monkeypatch.setattr(cluster_module, "SMALL_GRAPH_EDGES", limit)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("n", "m", "seed"),
     [(1, 0, 0), (2, 1, 1), (10, 4, 2), (100, 60, 3), (1_000, 700, 4), (20_000, 15_000, 5)],
 )
-def test_matches_networkx_on_random_graphs(n: int, m: int, seed: int) -> None:
+def test_matches_networkx_on_random_graphs(n: int, m: int, seed: int, way: str) -> None:
     rng = np.random.default_rng(seed)
     # Fewer edges than nodes leaves many nodes isolated; self-loops and repeats are kept.
     left = rng.integers(0, n, m)
@@ -59,6 +79,41 @@ def test_matches_networkx_on_random_graphs(n: int, m: int, seed: int) -> None:
     edges = list(zip(left.tolist(), right.tolist(), strict=True))
     assert labels.dtype == np.int64
     assert labels.tolist() == networkx_labels(n, edges)
+
+
+def _path(order: list[int]) -> Edges:
+    return list(pairwise(order))
+
+
+STRUCTURED = {
+    "path": (300, _path(list(range(300)))),
+    "path numbered backwards": (300, _path(list(range(299, -1, -1)))),
+    "path numbered zigzag": (301, _path([*range(0, 301, 2), *range(299, 0, -2)])),
+    "path shuffled": (300, _path(Random(3).sample(range(300), 300))),
+    "star on the last node": (200, [(199, node) for node in range(199)]),
+    "two stars and a bridge": (
+        100,
+        [(0, node) for node in range(1, 50)] + [(99, node) for node in range(50, 99)] + [(7, 60)],
+    ),
+    "binary tree": (255, [(node, (node - 1) // 2) for node in range(1, 255)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURED))
+def test_matches_networkx_on_long_chains_stars_and_trees(name: str, way: str) -> None:
+    n, edges = STRUCTURED[name]
+    assert components(n, edges).tolist() == networkx_labels(n, edges)
+
+
+def test_a_delta_s_small_graph_does_not_import_scipy() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from mdm.matching.cluster import connected_components\n"
+        "connected_components(5, np.array([0, 3]), np.array([1, 4]))\n"
+        "print('scipy.sparse' in sys.modules)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
 
 
 def test_isolated_nodes_are_singletons_in_row_order() -> None:
@@ -110,6 +165,18 @@ def test_labels_do_not_depend_on_edge_order_or_direction(
     rng.shuffle(shuffled)
     flipped = [(b, a) if rng.random() < 0.5 else (a, b) for a, b in shuffled]
     assert components(n, flipped).tolist() == components(n, edges).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_hooking_and_scipy_give_the_same_labels(graph: tuple[int, Edges]) -> None:
+    n, edges = graph
+    array = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    hooked = hooked_components(n, array[:, 0], array[:, 1])
+    assert partition(hooked) == partition(scipy_components(n, array[:, 0], array[:, 1]))
+    # Each row points at its component's smallest row.
+    assert all(hooked[node] <= node for node in range(n))
+    assert hooked[hooked].tolist() == hooked.tolist()
 
 
 # ---- bridges and clustering that does not chain --------------------------------------------

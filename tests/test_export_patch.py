@@ -1,23 +1,32 @@
 """A run's export patches the previous one with what changed since, and the files are the ones
 a full export of the same store writes, byte for byte; where that cannot be certain (files
-edited, another store, an escaped key) the export is written whole."""
+edited, another store, an escaped key, anchors that are not records' starts) the export is
+written whole. The marker keeps anchors, record starts a patch begins its reading at."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import shutil
 import sqlite3
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
+from test_nightly import use_store
 
 from mdm import pipeline
 from mdm.config.load import load_project
 from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.project_files import DEFAULT_RULES
+from mdm.publish import patch, writers
 from mdm.publish.export import ExportFormat, export_store
+from mdm.publish.patch import thinned
 from mdm.stewardship import pin_value
 
 FILES = ("accounts.csv", "contacts.csv", "xref.csv", "lineage.csv")
@@ -121,3 +130,177 @@ def test_keys_a_spreadsheet_would_run_are_not_patched_but_written_whole(
     _assert_as_full_export(
         project, tmp_path, patched=("accounts.csv", "contacts.csv", "lineage.csv")
     )
+
+
+# ---- anchors ---------------------------------------------------------------------------------
+
+
+def _record_starts(path: Path) -> list[int]:
+    """Where each record of an export file starts, found by parsing it and writing each row
+    again as the export writes it (header first)."""
+    text = path.read_bytes().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    offsets, offset = [], 0
+    for row in rows:
+        offset += len(patch._csv_text(row))
+        offsets.append(offset)
+    assert offset == len(text.encode("utf-8"))  # the rows give the file back, byte for byte
+    return offsets[:-1]  # the header's end is the first record's start; the last is the end
+
+
+def _marker(project: Project) -> dict[str, object]:
+    return dict(json.loads((project.exports_dir / ".mdm-export").read_text(encoding="utf-8")))
+
+
+def _assert_anchors_are_record_starts(
+    project: Project, spacing: int, files: tuple[str, ...] = FILES
+) -> None:
+    anchors = _marker(project)["anchors"]
+    assert isinstance(anchors, dict)
+    assert sorted(anchors) == sorted(files)
+    for name in files:
+        starts = _record_starts(project.exports_dir / name)
+        found = anchors[name]
+        assert found[0] == starts[0], name  # right after the header
+        assert set(found) <= set(starts), name
+        assert all(later - earlier >= spacing for earlier, later in pairwise(found))
+        assert len(found) > 1, name  # the small spacing gives every file several
+
+
+def _edit_more(project: Project, night: int) -> None:
+    """Another night: new phones for other contacts, and new contacts."""
+    path = project.root / "data" / "crm_contacts.csv"
+    contacts = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = list(range(20 + 7 * night, 27 + 7 * night))
+    contacts.loc[rows, "Phone"] = [f"+1 415 555 {night:02d}{n:02d}" for n in range(len(rows))]
+    contacts.loc[rows, "LastModifiedDate"] = f"2026-11-{24 + night}T02:00:00Z"
+    copy = contacts.loc[rows[:2]].copy()
+    copy["Id"] = [f"NEW-{night}-{n}" for n in range(2)]
+    contacts = pd.concat([contacts, copy], ignore_index=True)
+    contacts.to_csv(path, index=False, lineterminator="\n")
+
+
+def test_nights_of_patches_keep_anchors_that_are_record_starts(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Anchors every few records: each patch reads a few stretches, and copies the others; the
+    # record at an anchor is read a few bytes at a time (most records are longer).
+    monkeypatch.setattr(patch, "ANCHOR_BYTES", 300)
+    monkeypatch.setattr(writers, "ANCHOR_ROWS", 2)
+    monkeypatch.setattr(patch, "_RECORD", 8)
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path)
+    _assert_anchors_are_record_starts(project, 300)
+    _edit_contacts(project)
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path, patched=FILES)
+    _assert_anchors_are_record_starts(project, 300)
+    for night in range(1, 4):
+        _edit_more(project, night)
+        pipeline.run(project)
+        _assert_as_full_export(project, tmp_path, patched=FILES)
+        _assert_anchors_are_record_starts(project, 300)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_xref_is_written_whole_and_the_rest_patched_by_anchors(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    # PostgreSQL sorts the xref by its own collation: that file is written whole every time,
+    # and the marker keeps no anchors for it.
+    use_store(project.root, postgres_url)
+    project = load_project(project.root / "mdm.toml")
+    monkeypatch.setattr(patch, "ANCHOR_BYTES", 300)
+    monkeypatch.setattr(writers, "ANCHOR_ROWS", 2)
+    patchable = ("accounts.csv", "contacts.csv", "lineage.csv")
+    pipeline.run(project)
+    _assert_anchors_are_record_starts(project, 300, patchable)
+    for night in range(1, 3):
+        _edit_more(project, night)
+        pipeline.run(project)
+        _assert_as_full_export(project, tmp_path, patched=patchable)
+        _assert_anchors_are_record_starts(project, 300, patchable)
+
+
+def test_an_export_without_anchors_is_patched_and_gets_them(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patch, "ANCHOR_BYTES", 300)
+    pipeline.run(project)
+    # As an mdm that kept no anchors left it: every record is read to find where each starts.
+    marker = _marker(project)
+    del marker["anchors"]
+    (project.exports_dir / ".mdm-export").write_text(json.dumps(marker), encoding="utf-8")
+    _edit_contacts(project)
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path, patched=FILES)
+    _assert_anchors_are_record_starts(project, 300)
+
+
+def test_anchors_that_are_not_record_starts_make_that_file_whole(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patch, "ANCHOR_BYTES", 300)
+    pipeline.run(project)
+    marker = _marker(project)
+    anchors = marker["anchors"]
+    assert isinstance(anchors, dict)
+    lineage = anchors["lineage.csv"]
+    anchors["lineage.csv"] = [lineage[0], lineage[1] + 1]  # inside a record
+    anchors["xref.csv"] = "not a list"  # ignored: xref is patched as without anchors
+    (project.exports_dir / ".mdm-export").write_text(json.dumps(marker), encoding="utf-8")
+    _edit_contacts(project)
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path, patched=("accounts.csv", "contacts.csv", "xref.csv"))
+    _assert_anchors_are_record_starts(project, 300)
+
+
+def test_a_patch_with_anchors_reads_only_the_stretches_with_a_changed_key(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patch, "ANCHOR_BYTES", 300)
+    monkeypatch.setattr(writers, "ANCHOR_ROWS", 2)
+    pipeline.run(project)
+    read: list[int] = []
+    pread = os.pread
+
+    def counting(handle: int, length: int, offset: int) -> bytes:
+        read.append(length)
+        return pread(handle, length, offset)
+
+    monkeypatch.setattr(patch.os, "pread", counting)
+    path = project.root / "data" / "crm_contacts.csv"
+    contacts = pd.read_csv(path, dtype=str, keep_default_na=False)
+    contacts.loc[5, "Phone"] = "+1 415 555 0142"  # one contact changes
+    contacts.loc[5, "LastModifiedDate"] = "2026-11-23T02:00:00Z"
+    contacts.to_csv(path, index=False, lineterminator="\n")
+    previous = sum((project.exports_dir / name).stat().st_size for name in FILES)
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path, patched=FILES)
+    assert 0 < sum(read) < previous / 10
+
+
+def test_a_file_of_no_rows_is_patched_as_it_is(tmp_path: Path) -> None:
+    # Accounts only: the contacts' files hold their header and nothing else, before and after.
+    root = tmp_path / "accounts-only"
+    root.mkdir()
+    (root / "mdm.toml").write_text(CRM_ACCOUNTS_TOML.format(url=f"sqlite:///{root / 'mdm.db'}"))
+    shutil.copytree(DEFAULT_RULES, root / "rules")
+    rows = "1,Acme Inc,555-0101,94105,2024-01-01\n2,Globex,555-0102,10001,2024-01-02\n"
+    (root / "crm.csv").write_text("Id,Name,Phone,Zip,Modified\n" + rows)
+    project = load_project(root / "mdm.toml")
+    pipeline.run(project)
+    (root / "crm.csv").write_text("Id,Name,Phone,Zip,Modified\n" + rows.replace("0102", "0199"))
+    pipeline.run(project)
+    _assert_as_full_export(project, tmp_path, patched=FILES)
+    contacts = (project.exports_dir / "contacts.csv").read_bytes()
+    assert contacts.count(b"\n") == 1  # the header
+    anchors = _marker(project)["anchors"]
+    assert isinstance(anchors, dict)
+    assert anchors["contacts.csv"] == [len(contacts)]
+
+
+def test_thinned_keeps_the_first_anchor_and_those_far_enough_from_the_last_kept() -> None:
+    assert thinned([], 256) == []
+    assert thinned([10], 256) == [10]
+    assert thinned([10, 11, 300, 555, 556, 811, 812], 256) == [10, 300, 556, 812]

@@ -115,6 +115,8 @@ def test_each_run_writes_its_report_and_mdm_report_writes_any_run_again(
     assert second.overlap == [] and second.truth == []
     assert [p.duplicates for p in second.profiles] == [None, None, None]
     assert second.changes[0] == GoldenChanges(entity=Entity.ACCOUNT, retired=1)
+    with reading(project.store_url) as connection:  # run 1's events, run 2's written since
+        assert run_report(connection, project.root, project.spec, 1).changes == report.changes
     assert second.quarantined == 0
     assert [(p.source, p.records) for p in second.profiles] == [
         ("crm", 0),

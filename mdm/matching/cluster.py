@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components as _scipy_components
 
 from mdm.matching.values import sorted_unique
+
+# Graphs of up to this many edges (a nightly delta's few) are joined here; larger ones by scipy,
+# imported only then: importing scipy's graph module takes longer than a delta's whole match.
+SMALL_GRAPH_EDGES = 20_000
 
 
 def connected_components(
@@ -25,9 +29,43 @@ def connected_components(
         raise ValueError(f"left and right differ in length: {len(left)} != {len(right)}")
     if n == 0:
         return np.empty(0, dtype=np.int64)
+    if len(left) <= SMALL_GRAPH_EDGES:
+        return _first_appearance(hooked_components(n, left, right))
+    return _first_appearance(scipy_components(n, left, right))
+
+
+def scipy_components(
+    n: int, left: npt.NDArray[np.integer[Any]], right: npt.NDArray[np.integer[Any]]
+) -> npt.NDArray[np.int64]:
+    """A component number of each row, by scipy."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components as components
+
     graph = coo_array((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
-    _, labels = _scipy_components(graph, directed=False)
-    return _first_appearance(np.asarray(labels, dtype=np.int64))
+    _, labels = components(graph, directed=False)
+    return np.asarray(labels, dtype=np.int64)
+
+
+def hooked_components(
+    n: int, left: npt.NDArray[np.integer[Any]], right: npt.NDArray[np.integer[Any]]
+) -> npt.NDArray[np.int64]:
+    """The smallest row of each row's component, with whole-array steps: each row points at a
+    root (a row pointing at itself); every edge whose two ends have different roots hooks the
+    larger root onto the smaller, then each row follows pointers to its root, until no edge
+    joins two roots. A root only ever points lower, and each round hooks at least one, so the
+    rounds end; hooks follow edges, so a root's rows are one component."""
+    parent = np.arange(n, dtype=np.int64)
+    while True:
+        ends = np.stack([parent[left], parent[right]])
+        ends = ends[:, ends[0] != ends[1]]
+        if not ends.shape[1]:
+            return parent
+        np.minimum.at(parent, ends.max(axis=0), ends.min(axis=0))
+        while True:  # point at the root: halve every path until none is left
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
 
 
 def _first_appearance(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -29,7 +29,7 @@ from mdm.errors import MdmError, Reason
 from mdm.publish.filters import ExportFilter, ResolvedFilter, resolve_filter
 from mdm.publish.folder import read_marker, replace_folder, sync_file
 from mdm.publish.mask import Masker, Unmasker, masked_columns, row_masker, unmask_files
-from mdm.publish.patch import can_patch, patch_csv
+from mdm.publish.patch import can_patch, patch_csv, thinned
 from mdm.publish.tables import (
     ExportTable,
     Extra,
@@ -103,15 +103,18 @@ def export_master(
         marker["selection"] = _selection(options, wanted)
     target = out.resolve()  # a symlinked folder: replace the folder it points to
     whole = patch and options.is_whole_master
-    since = _patchable_since(connection, target, fmt) if whole else None
+    since, anchors = _patchable_since(connection, target, fmt) if whole else (None, {})
     tables = export_tables(connection, options.include, wanted)
 
     def write(folder: Path) -> list[str]:
-        written, patched = _write_all(
-            connection, tables, folder, fmt, chunk_rows, (target, since), options
+        previous = _Previous(target, since, anchors)
+        written, patched, new_anchors = _write_all(
+            connection, tables, folder, fmt, chunk_rows, previous, options
         )
         marker["sizes"] = {name: (folder / name).stat().st_size for name in written}
         marker["patched"] = {"since_run": since, "files": patched} if patched else None
+        if new_anchors:
+            marker["anchors"] = new_anchors
         return written
 
     try:
@@ -190,55 +193,86 @@ def _selection(options: ExportOptions, wanted: ResolvedFilter) -> dict[str, Any]
     }
 
 
+@dataclass(frozen=True)
+class _Previous:
+    """The export a new one may patch: its folder, its run (None: write everything from the
+    store) and its files' anchors (``mdm.publish.patch``)."""
+
+    folder: Path
+    since: int | None
+    anchors: dict[str, list[int]]
+
+
 def _write_all(
     connection: Connection,
     tables: list[ExportTable],
     folder: Path,
     fmt: ExportFormat,
     chunk_rows: int,
-    previous: tuple[Path, int | None],
+    previous: _Previous,
     options: ExportOptions,
-) -> tuple[list[str], list[str]]:
-    """Write every table into ``folder``; those that can, by patching the export in
-    ``previous`` (its folder, and its run: None to write everything from the store). Returns
-    the files written and those of them patched."""
+) -> tuple[list[str], list[str], dict[str, list[int]]]:
+    """Write every table into ``folder``; those that can, by patching the ``previous``
+    export. Returns the files written, those of them patched, and the anchors of the CSV
+    files of the whole master (for the next export to patch them)."""
     written, patched_files = [], []
-    previous_folder, since = previous
+    anchors: dict[str, list[int]] = {}
     for table in tables:
         path = folder / f"{table.name}.{fmt}"
-        patched = None
-        if since is not None and can_patch(table):
-            patched = patch_csv(connection, table, previous_folder / path.name, path, since)
-        if patched is None:
-            _write(connection, table, path, fmt, chunk_rows, options)
+        found = None
+        if previous.since is not None and can_patch(table):
+            old = previous.folder / path.name
+            found = patch_csv(
+                connection, table, old, path, previous.since, previous.anchors.get(path.name)
+            )
+        if found is None:
+            found = _write(connection, table, path, fmt, chunk_rows, options)
         else:
             patched_files.append(path.name)
+        if found is not None and options.is_whole_master and can_patch(table):
+            anchors[path.name] = thinned(found)
         sync_file(path)
         written.append(path.name)
         failpoints.reached(f"export.wrote.{table.name}")
-    return written, patched_files
+    return written, patched_files, anchors
 
 
-def _patchable_since(connection: Connection, target: Path, fmt: ExportFormat) -> int | None:
+def _patchable_since(
+    connection: Connection, target: Path, fmt: ExportFormat
+) -> tuple[int | None, dict[str, list[int]]]:
     """The run whose export ``target`` holds, if the export can be patched: this store's CSV
     export (the run it shows started when the store's run of that id started), with its files
-    as mdm wrote them. None: write it whole."""
+    as mdm wrote them; and the anchors its marker keeps per file (a file without: none). A run
+    of None: write it whole."""
     marker = read_marker(target)
     since, sizes = marker.get("run_id"), marker.get("sizes")
     if fmt is not ExportFormat.CSV or marker.get("format") != str(fmt):
-        return None
+        return None, {}
     if not isinstance(since, int) or not isinstance(sizes, dict):
-        return None
+        return None, {}
     if marker.get("run_started_at") != _started_at(connection, since):
-        return None  # another store's export, or a store made again since
+        return None, {}  # another store's export, or a store made again since
     if marker.get("selection") is not None:
-        return None  # a narrowed or masked export: not the whole master
+        return None, {}  # a narrowed or masked export: not the whole master
     for table in ("accounts", "contacts", "xref", "lineage"):
         name = f"{table}.{fmt}"
         path = target / name
         if not path.is_file() or path.stat().st_size != sizes.get(name):
-            return None
-    return since
+            return None, {}
+    return since, _anchors(marker.get("anchors"))
+
+
+def _anchors(found: object) -> dict[str, list[int]]:
+    """The anchors of a marker, those that are lists of whole numbers (a patch checks them
+    against its file)."""
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(name): anchors
+        for name, anchors in found.items()
+        if isinstance(anchors, list)
+        and all(isinstance(a, int) and not isinstance(a, bool) for a in anchors)
+    }
 
 
 def _started_at(connection: Connection, run_id: int | None) -> str | None:
@@ -259,7 +293,8 @@ def _write(
     fmt: ExportFormat,
     chunk_rows: int,
     options: ExportOptions,
-) -> None:
+) -> list[int] | None:
+    """Write the table whole; a CSV file's anchors (``mdm.publish.writers.write_csv``)."""
     csv = fmt is ExportFormat.CSV
     changes = [
         change
@@ -274,12 +309,14 @@ def _write(
         schema = parquet_schema(connection, table) if pandas_typed else declared_schema(table)
         with closing(stream_rows(connection, table.statement(), chunk_rows)) as chunks:
             write_parquet(path, schema, _changed(chunks, changes))
-    else:
-        # Masked columns are read as they are: the values are masked, not their escaped text.
-        raw = masked_columns(table) if options.masker else frozenset()
-        statement = table.statement(spreadsheet_safe=True, raw=raw)
-        with closing(stream_rows(connection, statement, chunk_rows)) as chunks:
-            write_csv(path, table.column_names, _changed(chunks, changes))
+        return None
+    # Masked columns are read as they are: the values are masked, not their escaped text.
+    raw = masked_columns(table) if options.masker else frozenset()
+    statement = table.statement(spreadsheet_safe=True, raw=raw)
+    anchors: list[int] = []
+    with closing(stream_rows(connection, statement, chunk_rows)) as chunks:
+        write_csv(path, table.column_names, _changed(chunks, changes), anchors)
+    return anchors
 
 
 def _changed(chunks: Iterable[Rows], changes: list[Callable[[Rows], Rows]]) -> Iterator[Rows]:

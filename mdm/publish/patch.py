@@ -10,9 +10,17 @@ that lost their xref row by the run that loaded their new version. Otherwise the
 written whole.
 
 Each table's rows are in order of a key (``KEYS``): the golden id, (entity, golden id) for
-lineage, (entity, source, source key) for xref. The previous file is read line by line and its
-rows whose key changed are left out; the changed keys' rows come from the store, merged in by
-key. Keys compare as the export sorts them, by code point (UTF-8 bytes sort the same way).
+lineage, (entity, source, source key) for xref. The rows of the previous file whose key changed
+are left out; the changed keys' rows come from the store, merged in by key; the rows between
+are copied as bytes. Keys compare as the export sorts them, by code point (UTF-8 bytes sort the
+same way).
+
+The previous file is not read whole: its marker keeps ``anchors``, the offsets of records a
+few hundred KB apart (``thinned``). A changed key is searched among the records at the anchors
+first, then inside the one stretch between two anchors that holds it: only the stretches that
+hold changed keys are read. Without anchors (an export written before they were kept), every
+record is an anchor, found in one pass over the file. The patched file gets anchors of its own:
+those of the copied stretches, moved by what was written before them.
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ Key = tuple[str, ...]
 KEYS = {"accounts": 1, "contacts": 1, "lineage": 2, "xref": 3}
 _BUFFER = 1 << 20
 _SCAN = 1 << 24  # bytes of the previous file looked at in one step
+# The least distance between two anchors a file's marker keeps.
+ANCHOR_BYTES = 1 << 18
+_RECORD = 1 << 12  # bytes read at first for one record (more if it is longer)
 
 
 def can_patch(table: ExportTable) -> bool:
@@ -54,11 +65,17 @@ def can_patch(table: ExportTable) -> bool:
 
 
 def patch_csv(
-    connection: Connection, table: ExportTable, previous: Path, path: Path, since: int
-) -> int | None:
+    connection: Connection,
+    table: ExportTable,
+    previous: Path,
+    path: Path,
+    since: int,
+    anchors: Sequence[int] | None = None,
+) -> list[int] | None:
     """Write ``path`` as the previous file ``previous`` with the rows of the keys changed after
-    run ``since`` read again; the rows written, or None if the previous file is not one this
-    export can patch (nothing is then left at ``path``)."""
+    run ``since`` read again. ``anchors``: offsets of records of the previous file (its marker's;
+    None: find every record). Returns the anchors of the file written, or None if the previous
+    file is not one this export can patch (nothing is then left at ``path``)."""
     changed = changed_keys(connection, table.name, since)
     fresh = _rows_of(connection, table, changed)
     header = _csv_text(table.column_names)
@@ -68,11 +85,21 @@ def patch_csv(
             if old.readline() != header:
                 raise _CannotPatch
             new.write(header)
-            written = _merge(_OldFile(old, len(header), width), changed, fresh, new)
+            return _merge(_OldFile(old, len(header), width, anchors), changed, fresh, new)
     except (_CannotPatch, OSError, UnicodeDecodeError, csv.Error):
         path.unlink(missing_ok=True)
         return None
-    return written
+
+
+def thinned(anchors: Sequence[int], spacing: int | None = None) -> list[int]:
+    """The first anchor, and each next one at least ``spacing`` bytes (``ANCHOR_BYTES``) after
+    the last kept: what a file's marker keeps."""
+    spacing = ANCHOR_BYTES if spacing is None else spacing
+    kept: list[int] = []
+    for anchor in anchors:
+        if not kept or anchor - kept[-1] >= spacing:
+            kept.append(int(anchor))
+    return kept
 
 
 class _CannotPatch(Exception):
@@ -146,26 +173,150 @@ def _csv_text(values: Sequence[Any]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-class _OldFile:
-    """The previous file, read by record: where each record starts, found in one pass over
-    its bytes (a line break ends a record unless it is inside a quoted cell), and the key of
-    any record, read when a search asks for it."""
+Position = tuple[int, int]  # a record of the previous file: (stretch, record in the stretch)
 
-    def __init__(self, handle: IO[bytes], header: int, width: int) -> None:
+
+class _OldFile:
+    """The previous file, read by record. Its anchors cut it into stretches (an anchor to the
+    next, the last to the end of the file); where the records of a stretch start is found in
+    one pass over its bytes (a line break ends a record unless it is inside a quoted cell), for
+    the stretches a search enters only, and the key of any record is read when a search asks
+    for it."""
+
+    def __init__(
+        self, handle: IO[bytes], header: int, width: int, anchors: Sequence[int] | None
+    ) -> None:
         self.handle, self.width = handle, width
         self.size = os.fstat(handle.fileno()).st_size
-        self.starts = _record_starts(handle, header, self.size)
+        if anchors is None:
+            found = _record_starts(handle, header, self.size)
+            self.anchors = found if len(found) else np.array([header], dtype=np.int64)
+        else:
+            self.anchors = _checked(handle, header, self.size, anchors)
+        self._starts: dict[int, npt.NDArray[np.int64]] = {}
+        self._anchor_keys: dict[int, Key] = {}
 
-    def __len__(self) -> int:
-        return len(self.starts)
+    @property
+    def stretches(self) -> int:
+        return len(self.anchors)
 
-    def __getitem__(self, index: int) -> Key:
-        start = int(self.starts[index])
-        end = int(self.starts[index + 1]) if index + 1 < len(self.starts) else self.size
+    def end(self, stretch: int) -> int:
+        return int(self.anchors[stretch + 1]) if stretch + 1 < len(self.anchors) else self.size
+
+    def starts(self, stretch: int) -> npt.NDArray[np.int64]:
+        """Where the records of a stretch start (its anchor first)."""
+        found = self._starts.get(stretch)
+        if found is None:
+            start, end = int(self.anchors[stretch]), self.end(stretch)
+            found = _stretch_starts(self.handle, start, end)
+            self._starts[stretch] = found
+        return found
+
+    def offset(self, position: Position) -> int:
+        stretch, record = self.normal(position)
+        return self.size if stretch >= self.stretches else int(self.starts(stretch)[record])
+
+    def key(self, position: Position) -> Key:
+        stretch, record = position
+        starts = self.starts(stretch)
+        start = int(starts[record])
+        end = int(starts[record + 1]) if record + 1 < len(starts) else self.end(stretch)
         return _key_of(os.pread(self.handle.fileno(), end - start, start), self.width)
 
-    def offset(self, index: int) -> int:
-        return int(self.starts[index]) if index < len(self.starts) else self.size
+    def anchor_key(self, stretch: int) -> Key:
+        """The key of a stretch's first record, read without finding where the others start
+        (a search by anchors reads a few records, not their stretches)."""
+        key = self._anchor_keys.get(stretch)
+        if key is None:
+            if stretch in self._starts:
+                key = self.key((stretch, 0))
+            else:
+                record = _first_record(self.handle, int(self.anchors[stretch]), self.end(stretch))
+                key = _key_of(record, self.width)
+            self._anchor_keys[stretch] = key
+        return key
+
+    def normal(self, position: Position) -> Position:
+        """The same record, or the next stretch's first one past a stretch's last record."""
+        stretch, record = position
+        while stretch < self.stretches and record >= len(self.starts(stretch)):
+            stretch, record = stretch + 1, 0
+        return (stretch, record) if stretch < self.stretches else (self.stretches, 0)
+
+    def first_from(self, key: Key, low: Position) -> Position:
+        """The first record at or after ``low`` whose key is ``key`` or later."""
+        low = self.normal(low)
+        if low[0] >= self.stretches:
+            return low
+        # The last stretch after low's whose first key is before ``key`` holds the record, or
+        # (all of its keys before ``key``) the next stretch's first one does.
+        later = range(low[0] + 1, self.stretches)
+        stretch = low[0] + bisect.bisect_left(later, key, key=self.anchor_key)
+        first = low[1] if stretch == low[0] else 0
+        records = range(first, len(self.starts(stretch)))
+        found = first + bisect.bisect_left(
+            records, key, key=lambda record: self.key((stretch, record))
+        )
+        return self.normal((stretch, found))
+
+    def past(self, key: Key, position: Position) -> Position:
+        """The first record at or after ``position`` whose key is not ``key`` (a key has a few
+        rows: step over them)."""
+        position = self.normal(position)
+        while position[0] < self.stretches and self.key(position) == key:
+            position = self.normal((position[0], position[1] + 1))
+        return position
+
+
+def _checked(
+    handle: IO[bytes], header: int, size: int, anchors: Sequence[int]
+) -> npt.NDArray[np.int64]:
+    """The marker's anchors, if they can be the starts of records of this file: the first
+    right after the header, rising, inside the file, each after a line break."""
+    found = np.asarray(anchors, dtype=np.int64)
+    if not len(found) or found[0] != header or (len(found) > 1 and (np.diff(found) <= 0).any()):
+        raise _CannotPatch
+    if found[-1] > size or (found[-1] == size and len(found) > 1):
+        raise _CannotPatch
+    for anchor in found[1:].tolist():
+        if os.pread(handle.fileno(), 1, anchor - 1) != b"\n":
+            raise _CannotPatch
+    return found
+
+
+def _first_record(handle: IO[bytes], start: int, end: int) -> bytes:
+    """The bytes of the record that starts at ``start`` (a record's start), up to ``end``."""
+    length = _RECORD
+    while True:
+        data = os.pread(handle.fileno(), min(length, end - start), start)
+        if len(data) != min(length, end - start):
+            raise _CannotPatch  # the file is shorter than its marker says
+        parity, at = 0, 0
+        while (found := data.find(b"\n", at)) >= 0:
+            parity = (parity + data.count(b'"', at, found)) & 1
+            if not parity:  # a line break outside quotes ends the record
+                return data[: found + 1]
+            at = found + 1
+        if start + len(data) >= end:
+            return data  # the stretch's last (and only) record
+        length *= 4
+
+
+def _stretch_starts(handle: IO[bytes], start: int, end: int) -> npt.NDArray[np.int64]:
+    """The record starts between ``start`` (a record's) and ``end`` (the next anchor's, or the
+    end of the file)."""
+    data = np.frombuffer(os.pread(handle.fileno(), end - start, start), dtype=np.uint8)
+    if len(data) != end - start:
+        raise _CannotPatch  # the file is shorter than its marker says
+    quotes = np.flatnonzero(data == ord('"'))
+    if len(quotes) & 1:
+        raise _CannotPatch  # a quoted cell runs past the next anchor: not a record's start
+    if end <= start:
+        return np.empty(0, dtype=np.int64)  # a file of no record: its anchor is its end
+    breaks = np.flatnonzero(data == ord("\n"))
+    outside = (np.searchsorted(quotes, breaks) & 1) == 0
+    after = breaks[outside].astype(np.int64) + start + 1
+    return np.concatenate([np.array([start], dtype=np.int64), after[after < end]])
 
 
 def _record_starts(handle: IO[bytes], header: int, size: int) -> npt.NDArray[np.int64]:
@@ -199,33 +350,64 @@ def _key_of(record: bytes, width: int) -> Key:
 
 def _merge(
     old: _OldFile, changed: list[Key], fresh: list[tuple[Key, bytes]], out: IO[bytes]
-) -> int:
+) -> list[int]:
     """Copy the previous records, those of each changed key replaced by its fresh rows (none:
-    the key is gone); the rows written. ``changed`` is sorted, ``fresh`` in export order."""
+    the key is gone); the anchors of the file written. ``changed`` is sorted, ``fresh`` in
+    export order."""
     by_key: dict[Key, list[bytes]] = {}
     for key, text in fresh:
         by_key.setdefault(key, []).append(text)
-    written, cursor = 0, 0
+    written = _Written(out, int(old.anchors[0]))
+    cursor: Position = (0, 0)
     for key in changed:
-        low = bisect.bisect_left(old, key, lo=cursor)
-        high = low
-        while high < len(old) and old[high] == key:  # a key has a few rows: step over them
-            high += 1
-        _copy(old, cursor, low, out)
-        rows = by_key.get(key, [])
-        out.writelines(rows)
-        written += low - cursor + len(rows)
+        low = old.first_from(key, cursor)
+        high = old.past(key, low)
+        written.copy(old, old.offset(cursor), old.offset(low))
+        for row in by_key.get(key, []):
+            written.row(row)
         cursor = high
-    _copy(old, cursor, len(old), out)
-    return written + len(old) - cursor
+    written.copy(old, old.offset(cursor), old.size)
+    return written.anchors if written.anchors else [int(old.anchors[0])]
 
 
-def _copy(old: _OldFile, first: int, stop: int, out: IO[bytes]) -> None:
-    """Copy the previous records ``first`` to ``stop`` (excluded) as they are."""
-    start, end = old.offset(first), old.offset(stop)
-    out.flush()
-    while start < end:
-        copied = os.copy_file_range(old.handle.fileno(), out.fileno(), end - start, start)
-        if copied <= 0:
-            raise OSError("the previous export file ended early")
-        start += copied
+class _Written:
+    """The patched file as it is written: how long it is, and its anchors (record starts
+    ``ANCHOR_BYTES`` or more apart, the first right after the header)."""
+
+    def __init__(self, out: IO[bytes], header: int) -> None:
+        self.out, self.length = out, header
+        self.anchors: list[int] = []
+
+    def _anchor(self, offset: int) -> None:
+        if not self.anchors or offset - self.anchors[-1] >= ANCHOR_BYTES:
+            self.anchors.append(offset)
+
+    def row(self, text: bytes) -> None:
+        self._anchor(self.length)
+        self.out.write(text)
+        self.length += len(text)
+
+    def copy(self, old: _OldFile, start: int, end: int) -> None:
+        """Copy the previous file's bytes ``start`` to ``end`` (record starts) as they are;
+        its anchors in between come along, moved to where they land."""
+        if start >= end:
+            return
+        self._anchor(self.length)
+        first, stop = np.searchsorted(old.anchors, [start, end])
+        moved = old.anchors[first:stop] - start + self.length
+        found = 0
+        while True:  # each next anchor far enough from the last (every record may be one)
+            found += int(np.searchsorted(moved[found:], self.anchors[-1] + ANCHOR_BYTES))
+            if found >= len(moved):
+                break
+            self.anchors.append(int(moved[found]))
+        self.out.flush()
+        position = start
+        while position < end:
+            copied = os.copy_file_range(
+                old.handle.fileno(), self.out.fileno(), end - position, position
+            )
+            if copied <= 0:
+                raise OSError("the previous export file ended early")
+            position += copied
+        self.length += end - start

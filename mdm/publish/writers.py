@@ -28,17 +28,35 @@ WRITE_BUFFER = 1 << 20
 # Rows per Parquet row group: large enough for good compression, small enough that a row
 # group of lineage (the widest table) takes a few tens of MB while it is written.
 ROW_GROUP_ROWS = 250_000
+# Rows between the record offsets a CSV export keeps for its next patch (a few hundred KB).
+ANCHOR_ROWS = 1024
 
 
-def write_csv(path: Path, header: Sequence[str], chunks: Iterable[Rows]) -> int:
-    """Write ``header`` and the rows of ``chunks`` to ``path``; the rows written."""
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    chunks: Iterable[Rows],
+    anchors: list[int] | None = None,
+) -> int:
+    """Write ``header`` and the rows of ``chunks`` to ``path``; the rows written.
+
+    ``anchors``, if given, receives the byte offset where a record starts every
+    ``ANCHOR_ROWS`` rows (the first: the first record's, right after the header): where a
+    later patch of the file can start reading it (``mdm.publish.patch``)."""
     written = 0
     with path.open("w", encoding="utf-8", newline="", buffering=WRITE_BUFFER) as handle:
         writer = csv.writer(handle, lineterminator=os.linesep)
         writer.writerow(header)
         for rows in chunks:
-            writer.writerows(rows)
+            if anchors is None:
+                writer.writerows(rows)
+            else:
+                for start in range(0, len(rows), ANCHOR_ROWS):
+                    anchors.append(handle.tell())  # a write-only text file: its byte offset
+                    writer.writerows(rows[start : start + ANCHOR_ROWS])
             written += len(rows)
+        if anchors is not None and not anchors:
+            anchors.append(handle.tell())  # no record: the end of the header
     return written
 
 

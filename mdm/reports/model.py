@@ -18,7 +18,7 @@ from sqlalchemy import Connection, case, func, select
 
 from mdm.config.specs import ProjectSpec
 from mdm.errors import MdmError, Reason
-from mdm.reports.profile import SourceProfile, profile_sources
+from mdm.reports.profile import SourceProfile, first_id_of_run, profile_sources
 from mdm.schema import Entity, ReviewStatus
 from mdm.store.bulk import read_frame, table_of
 from mdm.store.tables import GoldenEvent, Quarantine, ReviewItem, Run, Xref
@@ -182,11 +182,13 @@ def _quarantine_rows(connection: Connection, run_id: int) -> list[QuarantineRow]
 
 
 def _changes(connection: Connection, run_id: int) -> list[GoldenChanges]:
-    """Golden records per entity and event of the run (each golden record once per event)."""
+    """Golden records per entity and event of the run (each golden record once per event).
+    The run's events are found from where its ids begin (no index holds their run)."""
     events = table_of(GoldenEvent)
+    floor = first_id_of_run(connection, events, run_id)
     statement = (
         select(events.c.entity, events.c.event, func.count(events.c.golden_id.distinct()))
-        .where(events.c.run_id == run_id)
+        .where(events.c.run_id == run_id, events.c.id >= floor)
         .group_by(events.c.entity, events.c.event)
     )
     counted: dict[Entity, dict[str, int]] = {entity: {} for entity in Entity}

@@ -155,6 +155,7 @@ def refresh_statistics(connection: Connection) -> None:
     every record of the entity; PostgreSQL's autovacuum would come to it only later."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("ANALYZE")
+        run_indexes_selective(connection)
     elif connection.dialect.name == "postgresql":
         # Here, not at the top: opening a store (mdm status) needs neither pandas nor the models.
         from sqlmodel import SQLModel
@@ -180,3 +181,35 @@ def refresh_statistics(connection: Connection) -> None:
         ]
         names = [table_of(model).name for model in [*loaded, *GOLDEN_TABLES.values()]]
         connection.exec_driver_sql(f"ANALYZE {', '.join(names)}")
+
+
+# The indexes by a run id: a nightly run looks up the rows of one run (its own, or those after
+# the previous export's), a few among the table's.
+RUN_INDEXES = (
+    "ix_source_record_run",
+    "ix_membership_from_run",
+    "ix_membership_to_run",
+    "ix_golden_account_updated_run",
+    "ix_golden_contact_updated_run",
+    "ix_xref_run",
+)
+RUN_INDEX_ROWS = 10  # the rows per run id SQLite is told to expect
+
+
+def run_indexes_selective(connection: Connection) -> None:
+    """Tell SQLite's planner that a run id selects a few rows (``RUN_INDEX_ROWS``).
+
+    ``ANALYZE`` right after a full load finds every row of these indexes under one run id
+    (the load's), and SQLite then scans a whole table for the few rows of a later run instead
+    of using the index. SQLite reads ``sqlite_stat1`` when a connection opens; writing to it
+    is the documented way to correct what it says."""
+    names = ", ".join(f"'{name}'" for name in RUN_INDEXES)
+    found = connection.exec_driver_sql(
+        f"SELECT idx, stat FROM sqlite_stat1 WHERE idx IN ({names})"
+    ).all()
+    for index, stat in found:
+        rows, *rest = str(stat).split(" ")
+        told = " ".join([rows, *(str(RUN_INDEX_ROWS) if t.isdigit() else t for t in rest)])
+        connection.exec_driver_sql(
+            "UPDATE sqlite_stat1 SET stat = ? WHERE idx = ?", (told, str(index))
+        )

@@ -38,6 +38,7 @@ class SourceRecord(SQLModel, table=True):
         Index("ix_source_record_entity_current", "entity", "is_current"),
         Index("ix_source_record_run", "run_id", "entity"),
         Index("ix_source_record_modified", "entity", "last_modified"),
+        Index("ix_source_record_entity_id", "entity", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -60,6 +61,7 @@ class SourceRecord(SQLModel, table=True):
 
 class GoldenAccount(SQLModel, table=True):
     __tablename__ = "golden_account"
+    __table_args__ = (Index("ix_golden_account_updated_run", "updated_run"),)
 
     golden_id: str = Field(primary_key=True, max_length=32)
     name: str | None = None
@@ -80,6 +82,7 @@ class GoldenAccount(SQLModel, table=True):
 
 class GoldenContact(SQLModel, table=True):
     __tablename__ = "golden_contact"
+    __table_args__ = (Index("ix_golden_contact_updated_run", "updated_run"),)
 
     golden_id: str = Field(primary_key=True, max_length=32)
     account_id: str | None = Field(default=None, max_length=32, index=True)
@@ -103,6 +106,7 @@ class Xref(SQLModel, table=True):
     """Which golden record each live source record belongs to."""
 
     __tablename__ = "xref"
+    __table_args__ = (Index("ix_xref_run", "run_id"),)
 
     source: str = Field(primary_key=True, max_length=128)
     source_key: str = Field(primary_key=True, max_length=512)
@@ -255,6 +259,7 @@ class ReviewItem(SQLModel, table=True):
         Index(
             "ix_review_item_pair", "entity", "left_source", "left_key", "right_source", "right_key"
         ),
+        Index("ix_review_item_right", "entity", "right_source", "right_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
