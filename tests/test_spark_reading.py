@@ -57,7 +57,7 @@ def assert_same_load(local: SourceLoad, spark: SourceLoad) -> None:
 def test_every_demo_extract_reads_the_same_damaged_rows_included(
     spark: Any, tmp_path: Path
 ) -> None:
-    generate_demo(tmp_path, accounts=300, seed=11, faults=True)
+    generate_demo(tmp_path, accounts=120, seed=11, faults=True)
     shutil.copytree(DEFAULT_RULES, tmp_path / "rules")
     project = load_project(tmp_path)
     quarantined = 0
@@ -237,7 +237,7 @@ def test_a_run_on_spark_reads_a_folder_of_parts_into_the_store(spark: Any, tmp_p
     stores = {}
     for engine in ("local", "spark"):
         root = tmp_path / engine
-        generate_demo(root, accounts=120, seed=3, faults=False)
+        generate_demo(root, accounts=50, seed=3, faults=False)
         shutil.copytree(DEFAULT_RULES, root / "rules")
         toml = root / "mdm.toml"
         if engine == "spark":
@@ -246,8 +246,8 @@ def test_a_run_on_spark_reads_a_folder_of_parts_into_the_store(spark: Any, tmp_p
             header, *rows = csv.read_text(encoding="utf-8").splitlines(keepends=True)
             parts = root / "data" / "crm_accounts"
             parts.mkdir()
-            for part, start in enumerate(range(0, len(rows), 50)):
-                chunk = [header, *rows[start : start + 50]]
+            for part, start in enumerate(range(0, len(rows), 20)):
+                chunk = [header, *rows[start : start + 20]]
                 (parts / f"part-{part:05d}.csv").write_text("".join(chunk), encoding="utf-8")
             csv.unlink()
             body = toml.read_text(encoding="utf-8").replace(
@@ -268,7 +268,7 @@ def test_a_run_on_spark_reads_a_folder_of_parts_into_the_store(spark: Any, tmp_p
                 ).all()
         finally:
             store.close()
-    assert len(stores["spark"]) > 120
+    assert len(stores["spark"]) > 50
     assert [(s, k, json.loads(a)) for s, k, a in stores["spark"]] == [
         (s, k, json.loads(a)) for s, k, a in stores["local"]
     ]

@@ -79,21 +79,43 @@ def columns_on_spark(
     spec: SourceSpec, root: Path, location: str, settings: SparkSpec
 ) -> list[tuple[str, list[str]]]:
     """The cheap check before a run, per file: each file and the columns its header or schema
-    has. A CSV file away from this machine (a URI) is listed, not opened: its header is
-    checked when it is read, still before the run writes anything."""
+    has. Files on this machine are checked here, as Spark will list them, without a Spark job;
+    a URI's Parquet schema is asked of Spark, and a URI's CSV files are left to the read, which
+    checks each header before the run writes anything."""
+    _check_local(spec, root, location)
+    if not spec.path_is_uri:
+        files = _local_files(root / (spec.path or ""))
+        if spec.format is SourceFormat.PARQUET:
+            return [(str(file), _parquet_columns(spec, file)) for file in files]
+        return [(str(file), _local_csv_header(spec, file)) for file in files]
+    if spec.format is not SourceFormat.PARQUET:
+        return []
     from mdm.matching.spark_session import job_group, quiet_pyspark, spark_session
 
-    _check_local(spec, root, location)
     spark = spark_session(settings)
     where = spark_location(spec, root)
     with quiet_pyspark(), job_group(spark, READ_JOBS, f"check source {spec.name}"):
-        if spec.format is SourceFormat.PARQUET:
-            frame = _loaded(spec, location, lambda: spark.read.parquet(where))
-            return [(location, list(frame.columns))]
-        files = _csv_files(spark, spec, where, location)
-    if spec.path_is_uri:
-        return []
-    return [(file, _local_csv_header(spec, file)) for file in files]
+        frame = _loaded(spec, location, lambda: spark.read.parquet(where))
+        return [(location, list(frame.columns))]
+
+
+def _local_files(path: Path) -> list[Path]:
+    """The files Spark reads at a path on this machine: the file, or the folder's files in path
+    order, less hidden ones (``_SUCCESS``, ``.crc``) and those of no bytes."""
+    if path.is_file():
+        return [path] if path.stat().st_size else []
+    return sorted(
+        child
+        for child in path.iterdir()
+        if child.is_file() and not child.name.startswith(_HIDDEN_PREFIXES) and child.stat().st_size
+    )
+
+
+def _parquet_columns(spec: SourceSpec, file: Path) -> list[str]:
+    from mdm.sources.parquet_files import parquet_columns
+
+    one_file = spec.model_copy(update={"path": file})
+    return parquet_columns(one_file, Path("/"), str(file))[0]
 
 
 # ---- Parquet ---------------------------------------------------------------------------------
@@ -236,14 +258,11 @@ def _joined(results: list[Parsed], files: list[str]) -> Parsed:
     return Parsed(joined, rejected, offset)
 
 
-def _local_csv_header(spec: SourceSpec, uri: str) -> list[str]:
-    from urllib.parse import unquote, urlparse
-
+def _local_csv_header(spec: SourceSpec, file: Path) -> list[str]:
     from mdm.sources.csv_files import csv_columns
 
-    path = Path(unquote(urlparse(uri).path))
-    one_file = spec.model_copy(update={"path": path})
-    return csv_columns(one_file, Path("/"), str(path))[0]
+    one_file = spec.model_copy(update={"path": file})
+    return csv_columns(one_file, Path("/"), str(file))[0]
 
 
 # ---- Spark's errors ------------------------------------------------------------------------
