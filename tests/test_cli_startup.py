@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from alembic.script import ScriptDirectory
+from crm_project import CRM_ACCOUNTS_TOML
 from rich.markup import escape
 
 import mdm.views
@@ -87,24 +88,7 @@ print()
 print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
 """
 
-SMALL_PROJECT = """
-[store]
-url = "sqlite:///mdm.db"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+SMALL_PROJECT = CRM_ACCOUNTS_TOML.format(url="sqlite:///mdm.db")
 
 
 def probe(*command_lines: list[str], cwd: Path) -> tuple[list[int], set[str], str]:

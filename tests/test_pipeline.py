@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
 from invariants_helper import assert_store_invariants
 from truth_helper import pair_agreement, read_truth
 
@@ -119,25 +120,7 @@ def test_parquet_export(tmp_path: Path) -> None:
     )
 
 
-SMALL_PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-country = "Country"
-"""
+SMALL_PROJECT = CRM_ACCOUNTS_TOML + 'country = "Country"\n'
 
 
 def small_project(directory: Path, url: str, rows: bytes) -> Path:

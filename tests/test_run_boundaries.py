@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from crm_project import CRM_ACCOUNTS_TOML
 from sqlalchemy import select
 
 from mdm import pipeline
@@ -27,25 +28,7 @@ from mdm.store import golden as golden_store
 from mdm.store import open_store
 from mdm.store.tables import Run, SourceRecord, ValuePin
 
-PROJECT = """
-[store]
-url = "{url}"
-
-[[sources]]
-name = "crm"
-system = "CRM"
-entity = "account"
-format = "csv"
-path = "crm.csv"
-key = "Id"
-last_modified = "Modified"
-default_region = "US"
-
-[sources.mapping]
-name = "Name"
-phone = "Phone"
-postcode = "Zip"
-"""
+PROJECT = CRM_ACCOUNTS_TOML
 
 RULES = """
 method = "rules"
