@@ -301,8 +301,11 @@ def crafted_rows(
         lineage.append(
             {
                 "entity": entity,
-                # ids sort one way within an entity and the other way across entities
-                "golden_id": f"Z-{n:03d}" if entity == "account" else f"B-{n:03d}",
+                # ids with their entity's prefix (A-, C-), as mdm makes them; within one,
+                # upper case sorts before lower (code point order), not after
+                "golden_id": f"A-{'Bb'[n % 4 == 1]}{n:03d}"
+                if entity == "account"
+                else f"C-{n:03d}",
                 "attribute": ("name", "phone", "city", "Zip", "éclair")[n % 5],
                 "value": cell,
                 "record_id": None if n % 6 == 0 else (n % 40) + 1,  # a pin: no record

@@ -48,7 +48,7 @@ from mdm.schema import ATTRIBUTES, Entity, GoldenStatus, survived_attribute_name
 from mdm.schema import Kind as AttributeKind
 from mdm.store.bulk import table_of
 from mdm.store.golden import golden_table
-from mdm.store.tables import GoldenEvent, GoldenVersion, Lineage, Run, SourceRecord, Xref
+from mdm.store.tables import GoldenEvent, GoldenVersion, Lineage, Run, Xref
 
 # The OWASP rule: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -311,18 +311,11 @@ def _xref(connection: Connection, wanted: ResolvedFilter) -> ExportTable:
 
 
 def _lineage(connection: Connection, wanted: ResolvedFilter) -> ExportTable:
-    lineage, xref, record = table_of(Lineage), table_of(Xref), table_of(SourceRecord)
+    lineage, xref = table_of(Lineage), table_of(Xref)
     # A steward's pin has no record: its source and key stay empty; so do a superseded
-    # version's. The xref row is found by its key, through the record: xref has no index on
-    # record_id, and a patch reading a few golden records' lineage would scan it per row.
-    joined = lineage.outerjoin(record, record.c.id == lineage.c.record_id).outerjoin(
-        xref,
-        and_(
-            xref.c.source == record.c.source,
-            xref.c.source_key == record.c.source_key,
-            xref.c.record_id == lineage.c.record_id,
-        ),
-    )
+    # version's. A live record's xref row holds its id (a key's xref row names the key's
+    # current version, and no other), found by the index on it.
+    joined = lineage.outerjoin(xref, xref.c.record_id == lineage.c.record_id)
     xref_rows = exists().select_from(xref)
 
     def own(name: str, kind: Kind, personal: Personal = Personal.NO) -> ExportColumn:
@@ -344,11 +337,16 @@ def _lineage(connection: Connection, wanted: ResolvedFilter) -> ExportTable:
         own("beaten", Kind.TEXT, Personal.LINEAGE_BEATEN),
         own("run_id", Kind.INTEGER),
     )
+    # By entity, golden id and attribute. A golden id's prefix names its entity (A-, C-, in
+    # the entities' order), so on SQLite the golden id leads: the rows come in the order of
+    # the index on (golden_id, attribute) instead of the whole lineage being sorted first.
+    sorted_by = (
+        ("golden_id", "attribute")
+        if connection.dialect.name == "sqlite"
+        else ("entity", "golden_id", "attribute")
+    )
     order = (
-        *(
-            _code_point_order(connection, lineage.c[name])
-            for name in ("entity", "golden_id", "attribute")
-        ),
+        *(_code_point_order(connection, lineage.c[name]) for name in sorted_by),
         lineage.c.id,  # equal keys in the order they were written
     )
     goldens = {entity: golden_table(entity) for entity in Entity}

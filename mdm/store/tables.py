@@ -106,7 +106,11 @@ class Xref(SQLModel, table=True):
     """Which golden record each live source record belongs to."""
 
     __tablename__ = "xref"
-    __table_args__ = (Index("ix_xref_run", "run_id"),)
+    __table_args__ = (
+        Index("ix_xref_run", "run_id"),
+        # The export's lineage finds a record's source and key here, from the index alone.
+        Index("ix_xref_record", "record_id", "source", "source_key"),
+    )
 
     source: str = Field(primary_key=True, max_length=128)
     source_key: str = Field(primary_key=True, max_length=512)
