@@ -21,7 +21,7 @@ test: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-java.sh
-	$(BIN)/python -m pytest -q -n auto -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n auto --dist worksteal -p no:cacheprovider
 
 check: $(STAMP)
 	$(BIN)/ruff check mdm tests benchmarks

@@ -50,6 +50,30 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The modules whose tests take longest (whole runs on Spark, nights of deltas, the kill plans).
+# Under xdist the workers take tests in collection order: these go first, so that the suite
+# does not end with one worker on a long test while the other idles.
+LONG_MODULES = frozenset(
+    {
+        "test_spark_engine.py",
+        "test_spark_stages.py",
+        "test_spark_reading.py",
+        "test_nightly.py",
+        "test_delta_equals_full.py",
+        "test_kill.py",
+        "test_run_boundaries.py",
+        "test_cli.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def later(item: pytest.Item) -> bool:
+        return item.path.name not in LONG_MODULES and item.get_closest_marker("spark") is None
+
+    items.sort(key=later)  # stable: the order within each group stays as collected
+
+
 def postgres_or_skip() -> str:
     """The server URL; skip (never in CI) when no server answers there."""
     engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
