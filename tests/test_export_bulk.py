@@ -303,7 +303,7 @@ def crafted_rows(
                 "entity": entity,
                 # ids with their entity's prefix (A-, C-), as mdm makes them; within one,
                 # upper case sorts before lower (code point order), not after
-                "golden_id": f"A-{'Bb'[n % 4 == 1]}{n:03d}"
+                "golden_id": f"A-{'b' if n % 4 == 1 else 'B'}{n:03d}"
                 if entity == "account"
                 else f"C-{n:03d}",
                 "attribute": ("name", "phone", "city", "Zip", "éclair")[n % 5],

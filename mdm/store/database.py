@@ -196,6 +196,16 @@ RUN_INDEXES = (
 RUN_INDEX_ROWS = 10  # the rows per run id SQLite is told to expect
 
 
+def is_analyzed(connection: Connection) -> bool:
+    """Whether SQLite's planner has statistics (``ANALYZE`` ran on this store): a migration
+    that adds an index to such a store analyzes it too, as SQLite plans badly with an index
+    that has none beside others that have."""
+    found = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+    )
+    return found.first() is not None
+
+
 def run_indexes_selective(connection: Connection) -> None:
     """Tell SQLite's planner that a run id selects a few rows (``RUN_INDEX_ROWS``).
 

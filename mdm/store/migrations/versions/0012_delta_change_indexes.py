@@ -9,8 +9,9 @@ Create Date: 2026-12-06 21:00:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from mdm.store.database import is_analyzed, run_indexes_selective
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -38,23 +39,14 @@ def upgrade() -> None:
             for name, columns in indexes.items():
                 batch_op.create_index(name, columns, unique=False)
     connection = op.get_bind()
-    if connection.dialect.name == "sqlite" and _analyzed(connection):
+    if connection.dialect.name == "sqlite" and is_analyzed(connection):
         # A store analyzed by an earlier version: SQLite plans badly with an index that has no
         # statistics beside others that have (it took (entity, is_current) over the record's
         # key), so the new ones are analyzed, and the run indexes told as a full run tells them.
-        from mdm.store.database import run_indexes_selective
-
         for indexes in INDEXES.values():
             for name in indexes:
                 connection.exec_driver_sql(f"ANALYZE {name}")
         run_indexes_selective(connection)
-
-
-def _analyzed(connection: sa.Connection) -> bool:
-    found = connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
-    )
-    return found.first() is not None
 
 
 def downgrade() -> None:

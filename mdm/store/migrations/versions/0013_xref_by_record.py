@@ -7,8 +7,9 @@ Create Date: 2026-12-07 00:30:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from mdm.store.database import is_analyzed
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -26,15 +27,8 @@ def upgrade() -> None:
     with op.batch_alter_table("xref", schema=None) as batch_op:
         batch_op.create_index(NAME, COLUMNS, unique=False)
     connection = op.get_bind()
-    if connection.dialect.name == "sqlite" and _analyzed(connection):
+    if connection.dialect.name == "sqlite" and is_analyzed(connection):
         connection.exec_driver_sql(f"ANALYZE {NAME}")  # as 0012: no index without statistics
-
-
-def _analyzed(connection: sa.Connection) -> bool:
-    found = connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
-    )
-    return found.first() is not None
 
 
 def downgrade() -> None:
