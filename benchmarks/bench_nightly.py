@@ -6,7 +6,10 @@ store, then delivers delta files holding 1% of the records with new phones and n
 timestamps (the other sources deliver empty deltas) and runs again. Prints one JSON line per
 size; progress goes to stderr.
 
-    .venv/bin/python benchmarks/bench_nightly.py [--accounts 20000] [--delta 0.01]
+    .venv/bin/python benchmarks/bench_nightly.py [--accounts 20000] [--delta 0.01] [--export]
+
+With ``--export`` both runs write the export as a nightly job's runs do (the delta patches the
+full load's export); without it neither does.
 
 With ``--delta-records N`` it measures the fixed cost of a small nightly run instead: the full
 load exports (as a nightly project's runs do), then exactly N records change and ``mdm run``
@@ -50,6 +53,9 @@ def main() -> None:
     parser.add_argument("--delta", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--export", action="store_true", help="both runs write the export, as nightly runs do"
+    )
+    parser.add_argument(
         "--delta-records",
         type=int,
         default=None,
@@ -61,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     for accounts in args.accounts:
         if args.delta_records is None:
-            result = measure(accounts, args.delta, args.seed)
+            result = measure(accounts, args.delta, args.seed, export=args.export)
         else:
             keep = args.keep / str(accounts) if args.keep and len(args.accounts) > 1 else args.keep
             result = measure_small(accounts, args.delta_records, args.seed, keep)
@@ -77,21 +83,21 @@ def delta_project(folder: Path, accounts: int, seed: int) -> tuple[Path, Project
     return root, load_project(root)
 
 
-def measure(accounts: int, share: float, seed: int) -> dict[str, object]:
+def measure(accounts: int, share: float, seed: int, *, export: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         root, project = delta_project(Path(folder), accounts, seed)
-        log(f"{accounts} organisations: full load")
+        log(f"{accounts} organisations: full load" + (" with its export" if export else ""))
         started = time.perf_counter()
-        full = pipeline.run(project, export=False)
+        full = pipeline.run(project, export=export)
         full_seconds = time.perf_counter() - started
         records = sum(entity.records for entity in full.entities)
         changed = change_records(root, round(records * share), np.random.default_rng(seed))
         log(f"delta of {changed} records")
         started = time.perf_counter()
-        delta = pipeline.run(project, export=False)
+        delta = pipeline.run(project, export=export)
         delta_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        pipeline.run(project, export=False)
+        pipeline.run(project, export=export)
         rerun_seconds = time.perf_counter() - started
     return {
         "benchmark": "nightly_delta",
@@ -105,6 +111,9 @@ def measure(accounts: int, share: float, seed: int) -> dict[str, object]:
         "delta_over_full": round(delta_seconds / full_seconds, 4),
         "delta_scope_records": sum(entity.scope for entity in delta.entities),
         "delta_full_run": delta.full,
+        "export": export,
+        "stages_full": stage_seconds(full),
+        "stages_delta": stage_seconds(delta),
     }
 
 
@@ -130,6 +139,11 @@ def measure_small(accounts: int, count: int, seed: int, keep: Path | None) -> di
         "full_seconds": round(full_seconds, 2),
         **delta,
     }
+
+
+def stage_seconds(summary: pipeline.RunSummary) -> dict[str, float]:
+    """The seconds of each stage the run recorded."""
+    return {stage.stage: round(stage.seconds, 2) for stage in summary.stages}
 
 
 def run_process(root: Path) -> dict[str, object]:
