@@ -337,22 +337,26 @@ def company_mail_domain_levels(
     labels = emails.derived("work_domain_label", _work_domain_labels)
     if not len(labels):  # no record here has an email address: nothing to compare
         return out
-    label_l = labels[np.maximum(emails.codes[left], 0)]
-    label_r = labels[np.maximum(emails.codes[right], 0)]
-    label_l[emails.codes[left] < 0] = ""
-    label_r[emails.codes[right] < 0] = ""
-    left_named = (company_l >= 0) & (company_r < 0) & (label_r != "")
-    right_named = (company_r >= 0) & (company_l < 0) & (label_l != "")
+    # Flags per distinct address, gathered per pair: texts only for the pairs compared.
+    labelled = emails.derived("has_work_domain_label", lambda _: labels != "")
+    email_l, email_r = emails.codes[left], emails.codes[right]
+    labelled_l = (email_l >= 0) & labelled[np.maximum(email_l, 0)]
+    labelled_r = (email_r >= 0) & labelled[np.maximum(email_r, 0)]
+    left_named = (company_l >= 0) & (company_r < 0) & labelled_r
+    right_named = (company_r >= 0) & (company_l < 0) & labelled_l
     todo = np.flatnonzero(left_named | right_named)
     if not len(todo):
         return out
     squeezed = companies.derived("squeezed", _squeezed)
+    named = left_named[todo]
     names = np.where(
-        left_named[todo],
+        named,
         squeezed[np.maximum(company_l[todo], 0)],
         squeezed[np.maximum(company_r[todo], 0)],
     )
-    domains = np.where(left_named[todo], label_r[todo], label_l[todo])
+    domains = np.where(
+        named, labels[np.maximum(email_r[todo], 0)], labels[np.maximum(email_l[todo], 0)]
+    )
     # Levenshtein, not Jaro-Winkler: "emberlegal" and "emberdental" share a brand, not a firm.
     similarity = _cpdist(names.astype(object), domains.astype(object), Levenshtein)
     out[todo] = np.where(similarity >= threshold - 1e-9, 1, ELSE)
@@ -362,7 +366,7 @@ def company_mail_domain_levels(
 def _squeezed(uniques: V.ObjectArray) -> V.ObjectArray:
     """Company names as a domain spells them: "frontier dental" -> "frontierdental"."""
     out = np.empty(len(uniques), dtype=object)
-    out[:] = ["".join(c for c in value if c.isalpha()) for value in uniques]
+    out[:] = [V.letters(value) for value in uniques]
     return out
 
 
@@ -373,7 +377,7 @@ def _work_domain_labels(uniques: V.ObjectArray) -> V.ObjectArray:
         domain = V.email_domain(value)
         if domain is None or at_mail_provider(value):
             return ""
-        return "".join(c for c in domain.partition(".")[0] if c.isalpha())
+        return V.letters(domain.partition(".")[0])
 
     out = np.empty(len(uniques), dtype=object)
     out[:] = [label(value) for value in uniques]
@@ -381,11 +385,11 @@ def _work_domain_labels(uniques: V.ObjectArray) -> V.ObjectArray:
 
 
 def _local_letters(value: str) -> str | None:
-    return "".join(c for c in V.email_local(value) or "" if c.isalpha()) or None
+    return V.letters(V.email_local(value) or "") or None
 
 
 def _local_digits(value: str) -> str:
-    return "".join(c for c in V.email_local(value) or "" if c.isdigit())
+    return V.digit_characters(V.email_local(value) or "")
 
 
 def _personal_mailboxes(uniques: V.ObjectArray) -> Int8Array:

@@ -44,6 +44,7 @@ from mdm.matching.train import (
     sample_pairs,
     train_model,
 )
+from mdm.matching.values import isin_keys
 
 FloatArray = npt.NDArray[np.float64]
 Int8Array = npt.NDArray[np.int8]
@@ -342,7 +343,7 @@ def unmade_pairs_within(
     a, b = np.concatenate(found_left), np.concatenate(found_right)
     n = np.int64(len(labels))
     made = np.minimum(left, right) * n + np.maximum(left, right)
-    unmade = ~np.isin(a * n + b, made)
+    unmade = ~isin_keys(a * n + b, made)
     return a[unmade], b[unmade]
 
 

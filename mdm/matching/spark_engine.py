@@ -96,6 +96,7 @@ from mdm.matching.train import (
     sample_pairs,
     train_on_patterns,
 )
+from mdm.matching.values import isin_keys
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -420,7 +421,7 @@ def _candidates(plan: _Plan, blocking: _Blocking, constraints: Constraints) -> D
     found = blocking.pairs.join(wanted_frame, ["left", "right"]).select("left", "right")
     made = found.toPandas()
     made_keys = made["left"].to_numpy(dtype=np.int64) * width + made["right"].to_numpy(np.int64)
-    missing = wanted[~np.isin(wanted, made_keys)]
+    missing = wanted[~isin_keys(wanted, made_keys)]
     extra = pd.DataFrame(
         {
             "left": missing // width,

@@ -32,7 +32,7 @@ from mdm.matching.encoded import EncodedRecords, column_values, encode
 from mdm.matching.model import FellegiSunterModel, log2_odds
 from mdm.matching.score import forced_by_rules, match_weights, probabilities
 from mdm.matching.statistics import SCORE_BINS
-from mdm.matching.values import FieldValues, IntArray
+from mdm.matching.values import FieldValues, IntArray, isin_keys
 
 ROW: Final = "__row"  # a record's position in the records the engine was given
 NEW: Final = "__new"
@@ -229,8 +229,8 @@ def score_batches(batches: Iterator[pd.DataFrame], task: ScoreTask) -> Iterator[
         decision[verdict == -1] = Decision.NON_MATCH
         keys = batch["left"].to_numpy(dtype=np.int64) * max(task.size, 1)
         keys += batch["right"].to_numpy(dtype=np.int64)
-        decision[np.isin(keys, must)] = Decision.MATCH
-        decision[np.isin(keys, cannot)] = Decision.NON_MATCH
+        decision[isin_keys(keys, must)] = Decision.MATCH
+        decision[isin_keys(keys, cannot)] = Decision.NON_MATCH
         yield batch.assign(
             weight=weights, probability=probabilities(weights), decision=decision.astype(np.int8)
         )

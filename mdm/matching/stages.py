@@ -15,7 +15,7 @@ import numpy.typing as npt
 from mdm.config.match_spec import MatchSpec
 from mdm.matching.block import Blocked, block_records
 from mdm.matching.encoded import EncodedRecords, PairsLike, Rows
-from mdm.matching.values import IntArray, sorted_unique
+from mdm.matching.values import IntArray, isin_keys, sorted_unique
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -70,7 +70,7 @@ def is_pair(size: int, left: IntArray, right: IntArray, pairs: Rows) -> BoolArra
     if not len(pairs[0]):
         return np.zeros(len(left), dtype=bool)
     width = max(size, 1)
-    return np.isin(left * width + right, pairs[0] * width + pairs[1])
+    return isin_keys(left * width + right, pairs[0] * width + pairs[1])
 
 
 def _missing_pairs(size: int, left: IntArray, right: IntArray, extra: Rows) -> Rows:
@@ -79,5 +79,5 @@ def _missing_pairs(size: int, left: IntArray, right: IntArray, extra: Rows) -> R
         return np.empty(0, np.int64), np.empty(0, np.int64)
     width = max(size, 1)
     wanted = sorted_unique(extra[0] * width + extra[1])
-    missing = wanted[~np.isin(wanted, left * width + right)]
+    missing = wanted[~isin_keys(wanted, left * width + right)]
     return missing // width, missing % width
