@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mdm.matching.block import _sorted_by_key_then_rule
 from mdm.matching.probabilistic import unmade_pairs_within
 from mdm.matching.values import digit_characters, isin_keys, letters
 
@@ -65,3 +66,18 @@ def test_letters_and_digits_of_addresses_and_names() -> None:
     assert letters("Müller & Söhne") == "MüllerSöhne"
     assert digit_characters("+1 (415) 555-0100 x12") == "1415555010012"
     assert digit_characters("no digits") == ""
+
+
+@given(
+    st.lists(st.lists(st.integers(min_value=0, max_value=399), max_size=30), max_size=5),
+    st.sampled_from([20, 2**40]),
+)
+def test_pair_keys_sort_by_key_then_rule_packed_or_not(rules: list[list[int]], width: int) -> None:
+    # Each rule's keys once (as blocking makes them); width 2**40 takes the unpacked path.
+    keys = [np.unique(np.array(k, dtype=np.int64)) for k in rules]
+    all_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
+    rule = np.repeat(np.arange(len(keys), dtype=np.int64), [len(k) for k in keys])
+    found_keys, found_rules = _sorted_by_key_then_rule(all_keys, rule, width)
+    order = np.argsort(all_keys, kind="stable")
+    assert found_keys.tolist() == all_keys[order].tolist()
+    assert found_rules.tolist() == rule[order].tolist()
