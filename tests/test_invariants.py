@@ -24,6 +24,8 @@ from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.invariants import Invariant, check_project, check_store
 from mdm.pipeline import index
+from mdm.pipeline.keys import live_keys
+from mdm.pipeline.match_input import account_ids
 from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity, survived_attribute_names
 from mdm.store import open_store
@@ -230,9 +232,27 @@ def xref_on_an_old_version(connection: Connection, scenario: Scenario) -> Expect
     )
     old, new = versions.scalars().all()
     golden_id = one(connection, "select golden_id from xref where record_id = :r", r=new)[0]
+    before = contact_accounts(connection, scenario.project)
     sql(connection, "update xref set record_id = :old where record_id = :new", old=old, new=new)
     gave = sql(connection, "select count(*) from lineage where record_id = :r", r=new)
-    return [(Invariant.MEMBERSHIP, f"{source}:{key}"), *[(Invariant.LINEAGE, golden_id)] * gave]
+    # Accounts are found by name and domain through the xref by record id: a row on an old
+    # version hides its account, so the contacts that found it that way are indexed as they
+    # no longer would be.
+    after = contact_accounts(connection, scenario.project)
+    lost = sorted(before.index[before.ne(after).to_numpy()])
+    return [
+        (Invariant.MEMBERSHIP, f"{source}:{key}"),
+        *[(Invariant.LINEAGE, golden_id)] * gave,
+        *[(Invariant.RECORD_INDEX, ref) for ref in lost],
+        *([(Invariant.RECORD_INDEX, KEY_COUNTS)] if lost else []),
+    ]
+
+
+def contact_accounts(connection: Connection, project: Project) -> pd.Series:
+    """Each live contact's account evidence (``source:key`` -> golden account or "")."""
+    keys = live_keys(connection, project, Entity.CONTACT)
+    found = account_ids(connection, project, keys).fillna("").to_numpy()
+    return pd.Series(found, index=(keys["source"] + ":" + keys["source_key"]).to_numpy())
 
 
 def redirect_to_a_retired_id(connection: Connection, scenario: Scenario) -> Expected:

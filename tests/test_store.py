@@ -67,6 +67,98 @@ def test_a_store_made_at_the_first_revision_migrates_to_head(store_url: str) -> 
     assert (again.before, again.changed) == (head_revision(), False)
 
 
+def test_record_ids_lose_their_foreign_keys_and_keep_their_rows(store_url: str) -> None:
+    """0014: xref and lineage keep every row and name their records without a declared
+    foreign key (the run's writes no longer probe source_record per row); going back to 0013
+    declares them again."""
+    at_revision(store_url, "0013")
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as connection:
+            _one_resolved_record(connection)
+        done = migrate_store(store_url, 0)
+        assert (done.before, done.after) == ("0013", head_revision())
+        with engine.begin() as connection:
+            assert _record_foreign_keys(connection) == {"lineage": [], "xref": []}
+            assert _xref_and_lineage(connection) == (
+                [("crm", "A1", "G-1", 1)],
+                [("G-1", "name", "Acme", 1), ("G-1", "phone", "+1 415", None)],
+            )
+            # A row naming no version is what the constraint refused; now ``mdm check`` does.
+            if connection.dialect.name == "sqlite":  # as the store's connections enforce them
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.execute(
+                text(
+                    "INSERT INTO lineage (entity, golden_id, attribute, value, record_id, rule, "
+                    "candidates, run_id) VALUES ('account', 'G-1', 'city', 'X', 99, 'r', 1, 1)"
+                )
+            )
+            connection.execute(text("DELETE FROM lineage WHERE record_id = 99"))
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0013")
+        with engine.begin() as connection:
+            assert _record_foreign_keys(connection) == {
+                "lineage": ["source_record"],
+                "xref": ["source_record"],
+            }
+            assert len(_xref_and_lineage(connection)[1]) == 2
+    finally:
+        engine.dispose()
+
+
+def _one_resolved_record(connection: Connection) -> None:
+    connection.execute(
+        text(
+            "INSERT INTO run (id, command, status, started_at, config) "
+            "VALUES (1, 'run', 'succeeded', '2026-12-01 00:00:00', '{}')"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO source_record (id, source, entity, source_key, version, is_current, "
+            "deleted, content_hash, run_id, attributes) "
+            "VALUES (1, 'crm', 'account', 'A1', 1, TRUE, FALSE, 'h', 1, '{}')"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO xref (source, source_key, entity, golden_id, record_id, run_id) "
+            "VALUES ('crm', 'A1', 'account', 'G-1', 1, 1)"
+        )
+    )
+    for attribute, value, record in (("name", "Acme", 1), ("phone", "+1 415", None)):
+        connection.execute(
+            text(
+                "INSERT INTO lineage (entity, golden_id, attribute, value, record_id, rule, "
+                "candidates, run_id) VALUES ('account', 'G-1', :a, :v, :r, 'most_recent', 1, 1)"
+            ),
+            {"a": attribute, "v": value, "r": record},
+        )
+
+
+def _record_foreign_keys(connection: Connection) -> dict[str, list[str]]:
+    """The tables each of xref's and lineage's record_id refers to by a foreign key."""
+    found = inspect(connection)
+    return {
+        table: [
+            key["referred_table"]
+            for key in found.get_foreign_keys(table)
+            if key["constrained_columns"] == ["record_id"]
+        ]
+        for table in ("lineage", "xref")
+    }
+
+
+def _xref_and_lineage(connection: Connection) -> tuple[list[Any], list[Any]]:
+    xref = connection.execute(
+        text("SELECT source, source_key, golden_id, record_id FROM xref")
+    ).all()
+    lineage = connection.execute(
+        text("SELECT golden_id, attribute, value, record_id FROM lineage ORDER BY attribute")
+    ).all()
+    return [tuple(row) for row in xref], [tuple(row) for row in lineage]
+
+
 def test_a_store_from_a_newer_mdm_is_refused(store_url: str) -> None:
     migrate_store(store_url, 0)
     engine = create_engine(store_url)

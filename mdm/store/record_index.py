@@ -22,7 +22,7 @@ from mdm.store.bulk import (
     table_of,
     write_rows,
 )
-from mdm.store.tables import KeyCount, RecordKey, SourceRecord, Xref
+from mdm.store.tables import KeyCount, RecordKey, Xref
 
 Ints = npt.NDArray[np.int64]
 
@@ -231,11 +231,14 @@ def golden_ids_with_keys(
     connection: Connection, entity: Entity, keys: Sequence[int]
 ) -> pd.DataFrame:
     """key, golden_id of every live record that has one of ``keys``: the index joined to the
-    xref in one query."""
-    keyed, record, xref = table_of(RecordKey), table_of(SourceRecord), table_of(Xref)
-    joined = keyed.join(record, record.c.id == keyed.c.record_id).join(
-        xref, (xref.c.source == record.c.source) & (xref.c.source_key == record.c.source_key)
-    )
+    xref in one query.
+
+    Both name a record by the id of its current version (the index is brought up to date with
+    a run's records before their entity is resolved, and their xref rows when it is written;
+    no lookup happens in between), so they join on it directly: joining through the record's
+    row, which holds its attributes, would read a page of the largest table per key."""
+    keyed, xref = table_of(RecordKey), table_of(Xref)
+    joined = keyed.join(xref, xref.c.record_id == keyed.c.record_id)
     statement = (
         select(keyed.c.key, xref.c.golden_id).select_from(joined).where(keyed.c.entity == entity)
     )

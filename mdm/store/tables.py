@@ -116,7 +116,11 @@ class Xref(SQLModel, table=True):
     source_key: str = Field(primary_key=True, max_length=512)
     entity: str = Field(max_length=16)
     golden_id: str = Field(max_length=32, index=True)
-    record_id: int = Field(foreign_key="source_record.id")
+    # The current version of the record (``source_record.id``). Not a declared foreign key: a
+    # run writes these rows in the transaction that read the versions, and versions are never
+    # deleted, so the constraint only cost a probe into the largest table per row written
+    # (``mdm check`` verifies that each row names its record's current version).
+    record_id: int
     run_id: int = Field(foreign_key="run.id")
 
 
@@ -142,8 +146,10 @@ class Lineage(SQLModel, table=True):
     golden_id: str = Field(max_length=32)
     attribute: str = Field(max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
-    # The record the value came from; None for a steward's pin.
-    record_id: int | None = Field(default=None, foreign_key="source_record.id")
+    # The record version the value came from (``source_record.id``); None for a steward's pin.
+    # Not a declared foreign key, as ``Xref.record_id``: lineage is written by the million in
+    # the run that read those versions (``mdm check`` verifies each row names a member record).
+    record_id: int | None = None
     rule: str = Field(max_length=64)
     candidates: int
     run_id: int = Field(foreign_key="run.id")

@@ -704,11 +704,10 @@ def _golden_records(
 
 def _golden_ids_with_keys(connection: Connection, keys: list[int]) -> list[tuple[int, str]]:
     """(key, golden id) of every live account record that has one of ``keys``: the index
-    joined to the xref in one query (``mdm.store.record_index.golden_ids_with_keys``)."""
-    keyed, record, xref = table_of(RecordKey), table_of(SourceRecord), table_of(Xref)
-    joined = keyed.join(record, record.c.id == keyed.c.record_id).join(
-        xref, (xref.c.source == record.c.source) & (xref.c.source_key == record.c.source_key)
-    )
+    joined to the xref on the record id in one query, as
+    ``mdm.store.record_index.golden_ids_with_keys`` joins them."""
+    keyed, xref = table_of(RecordKey), table_of(Xref)
+    joined = keyed.join(xref, xref.c.record_id == keyed.c.record_id)
     found: list[tuple[int, str]] = []
     for part in chunks(keys):
         statement = (
