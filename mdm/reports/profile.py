@@ -67,6 +67,9 @@ class Duplicates(ViewModel):
     surplus: int  # records - golden: records the source holds twice or more
 
 
+NO_DUPLICATES: Final = Duplicates(golden=0, records=0, surplus=0)
+
+
 class AttributeSurvival(ViewModel):
     """How the source's values of one attribute fared in survivorship."""
 
@@ -112,12 +115,14 @@ def profile_sources(
     """
     chosen = _chosen_sources(spec, sources)
     survival: dict[Entity, _Survival] = {}
+    counted = _duplicates(connection) if duplicates else None
     profiles = []
     for source in chosen:
         if source.entity not in survival:
             survival[source.entity] = _survival_counts(connection, source.entity, run_id, sample)
+        found = None if counted is None else counted.get(source.name, NO_DUPLICATES)
         profiles.append(
-            _profile_source(connection, source, run_id, sample, survival[source.entity], duplicates)
+            _profile_source(connection, source, run_id, sample, survival[source.entity], found)
         )
     return profiles
 
@@ -140,7 +145,7 @@ def _profile_source(
     run_id: int | None,
     sample: int | None,
     survival: _Survival,
-    duplicates: bool,
+    duplicates: Duplicates | None,
 ) -> SourceProfile:
     records = table_of(SourceRecord)
     where = _records_in_scope(source, run_id)
@@ -165,7 +170,7 @@ def _profile_source(
         records=tally.records,
         of_records=in_scope if every > 1 else tally.records,
         attributes=[tally.profile(name) for name in shown],
-        duplicates=_duplicates(connection, source.name) if duplicates else None,
+        duplicates=duplicates,
         survivorship=_survival_of(source.name, survival.counts),
         survivorship_sampled=survival.sampled,
     )
@@ -269,22 +274,29 @@ def _attribute_chunks(
         yield pd.DataFrame.from_records(parsed, columns=names).astype(object)
 
 
-def _duplicates(connection: Connection, source: str) -> Duplicates:
-    """Golden records with several of the source's live records: xref by its primary key
-    (source first), grouped by golden id."""
+def _duplicates(connection: Connection) -> dict[str, Duplicates]:
+    """Per source: the golden records with several of its live records. One grouping of the
+    whole xref by (source, golden id), a single pass over its rows: a grouping per source
+    read each source's rows by key, then each row's golden id, seven times slower at a
+    million records."""
     xref = table_of(Xref)
     per_golden = (
-        select(func.count().label("records"))
-        .where(xref.c.source == source)
-        .group_by(xref.c.golden_id)
+        select(xref.c.source, func.count().label("records"))
+        .group_by(xref.c.source, xref.c.golden_id)
         .having(func.count() > 1)
         .subquery()
     )
-    row = connection.execute(
-        select(func.count(), func.coalesce(func.sum(per_golden.c.records), 0))
-    ).one()
-    golden, records = int(row[0]), int(row[1])
-    return Duplicates(golden=golden, records=records, surplus=records - golden)
+    rows = connection.execute(
+        select(per_golden.c.source, func.count(), func.sum(per_golden.c.records)).group_by(
+            per_golden.c.source
+        )
+    ).all()
+    return {
+        str(source): Duplicates(
+            golden=int(golden), records=int(records), surplus=int(records - golden)
+        )
+        for source, golden, records in rows
+    }
 
 
 @dataclass(frozen=True)
