@@ -172,7 +172,8 @@ def account_ids(connection: Connection, project: Project, records: pd.DataFrame)
     found = found.fillna(companies.map(by_name).astype("string"))
     if "email" not in records.columns:
         return found
-    domains = work_email_domains(records["email"]).where(found.isna().to_numpy())
+    # Standardized only where neither the key nor the name found the account.
+    domains = work_email_domains(records["email"].where(found.isna().to_numpy()))
     by_domain = _account_by(connection, KeyKind.DOMAIN, domains)
     return found.fillna(domains.map(by_domain).astype("string"))
 
