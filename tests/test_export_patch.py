@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from crm_project import CRM_ACCOUNTS_TOML
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_nightly import use_store
 
 from mdm import pipeline
@@ -304,3 +306,28 @@ def test_thinned_keeps_the_first_anchor_and_those_far_enough_from_the_last_kept(
     assert thinned([], 256) == []
     assert thinned([10], 256) == [10]
     assert thinned([10, 11, 300, 555, 556, 811, 812], 256) == [10, 300, 556, 812]
+
+
+# ---- reading a previous file's keys -------------------------------------------------------------
+
+# Without a bare carriage return: the writer leaves it unquoted and no CSV reader reads it back.
+cell_texts = st.text(alphabet=st.sampled_from(list("ab ,\"'\n;é{}:")), max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(cell_texts, min_size=1, max_size=6), st.integers(1, 3))
+def test_a_records_key_is_its_first_cells_as_the_csv_reader_reads_them(
+    cells: list[str], width: int
+) -> None:
+    """A key read from a previous file's record is the CSV reader's first cells, also when the
+    record has no cell after them; a key cell written escaped (a leading apostrophe) stops the
+    patch."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=os.linesep).writerow(cells)
+    record = buffer.getvalue().encode("utf-8")
+    [parsed] = list(csv.reader([buffer.getvalue().rstrip("\r\n")]))
+    if any(cell.startswith("'") for cell in parsed[:width]):
+        with pytest.raises(patch._CannotPatch):
+            patch._key_of(record, width)
+    else:
+        assert patch._key_of(record, width) == tuple(parsed[:width])

@@ -345,7 +345,7 @@ def _key_of(record: bytes, width: int) -> Key:
         if any(cell.startswith("'") for cell in cells[:width]):
             raise _CannotPatch  # an escaped key: its order is not its text's
         return tuple(cells[:width])
-    return tuple(record.decode("utf-8").split(",", width)[:width])
+    return tuple(record.decode("utf-8").rstrip("\r\n").split(",", width)[:width])
 
 
 def _merge(
