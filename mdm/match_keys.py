@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pyarrow import json as pa_json
 
 from mdm.config.specs import Project
+from mdm.json_text import Literal, Member, Nested, json_objects
 from mdm.schema import Entity, attribute_names
 from mdm.standardize import forms_frame, match_frame
 
@@ -65,21 +66,12 @@ def compute_forms(
 
 
 def forms_json(keys: pd.DataFrame, clean: pd.DataFrame) -> list[str]:
-    """What a version stores: its match keys, stamped, and its display forms."""
-    return [
-        json.dumps(
-            {VERSION_FIELD: KEYS_VERSION, **key_row, CLEAN_FIELD: clean_row}, ensure_ascii=False
-        )
-        for key_row, clean_row in zip(_row_dicts(keys), _row_dicts(clean), strict=True)
-    ]
-
-
-def _row_dicts(frame: pd.DataFrame) -> list[dict[str, str | None]]:
-    values = frame.astype(object).where(frame.notna(), None)
-    columns = list(frame.columns)
-    return [
-        dict(zip(columns, row, strict=True)) for row in values.itertuples(index=False, name=None)
-    ]
+    """What a version stores: its match keys, stamped, and its display forms (``keys`` and
+    ``clean`` row for row)."""
+    members: list[tuple[str, Member]] = [(VERSION_FIELD, Literal(str(KEYS_VERSION)))]
+    members += [(str(name), keys[name]) for name in keys.columns]
+    members.append((CLEAN_FIELD, Nested(clean)))
+    return json_objects(members, len(keys))
 
 
 def parse_clean(entity: Entity, stored: pd.Series) -> tuple[pd.DataFrame, pd.Series]:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from mdm import failpoints
 from mdm.config.specs import LoadMode, Project, SourceFormat
 from mdm.errors import MdmError, Problem, Reason
+from mdm.json_text import json_objects
 from mdm.match_keys import compute_forms, forms_json, region_of
 from mdm.matching.protocol import SPARK
 from mdm.pipeline.clock import RunClock, counted
@@ -300,12 +301,9 @@ def _forms(
 
 
 def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> list[str]:
-    values = frame.reindex(columns=attributes).astype(object)
-    values = values.where(values.notna(), None)
-    return [
-        json.dumps(dict(zip(attributes, row, strict=True)), ensure_ascii=False, sort_keys=True)
-        for row in values.itertuples(index=False, name=None)
-    ]
+    """Each row's attributes as a JSON object, by name (a missing column: null)."""
+    values = frame.reindex(columns=attributes)
+    return json_objects([(name, values[name]) for name in sorted(attributes)], len(frame))
 
 
 def _write_quarantine(connection: Connection, run_id: int, load: SourceLoad) -> None:
