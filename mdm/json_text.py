@@ -53,18 +53,19 @@ class Literal:
 Member: TypeAlias = pd.Series | Nested | Literal
 
 
-def json_objects(members: Sequence[tuple[str, Member]], rows: int) -> list[str]:
-    """One JSON object per row, its members in the order given: a text column's value as a
-    JSON string (``null`` when missing), a ``Nested`` frame's row as an object, a ``Literal``
-    as written. Equal to ``json.dumps(row, ensure_ascii=False)`` of the row as a dict."""
+def json_objects(members: Sequence[tuple[str, Member]], rows: int) -> pd.Series:
+    """One JSON object per row (text, by position), its members in the order given: a text
+    column's value as a JSON string (``null`` when missing), a ``Nested`` frame's row as an
+    object, a ``Literal`` as written. Equal to ``json.dumps(row, ensure_ascii=False)`` of the
+    row as a dict. Arrow-backed: writing it to the store converts it once."""
     if rows == 0:
-        return []
+        return pd.Series([], dtype="string")
     try:
         built = _object(members, rows)
     except _NotText:
-        return _dumped(members, rows)
-    texts: list[str] = built.to_pylist()
-    return texts
+        # Python strings: text that is not Unicode cannot be Arrow's.
+        return pd.Series(_dumped(members, rows), dtype=object)
+    return pd.Series(pd.arrays.ArrowStringArray(built))
 
 
 class _NotText(Exception):

@@ -65,9 +65,9 @@ def compute_forms(
     return keys[names], clean[names]
 
 
-def forms_json(keys: pd.DataFrame, clean: pd.DataFrame) -> list[str]:
+def forms_json(keys: pd.DataFrame, clean: pd.DataFrame) -> pd.Series:
     """What a version stores: its match keys, stamped, and its display forms (``keys`` and
-    ``clean`` row for row)."""
+    ``clean`` row for row), by position."""
     members: list[tuple[str, Member]] = [(VERSION_FIELD, Literal(str(KEYS_VERSION)))]
     members += [(str(name), keys[name]) for name in keys.columns]
     members.append((CLEAN_FIELD, Nested(clean)))

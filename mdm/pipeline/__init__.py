@@ -124,12 +124,16 @@ def _run(
                 store, project, loads, command, resolve, full, models, say, clock, allow_deletes
             )
             failpoints.reached("run.committed")
-            models.write()
-            # Still under the lock: the next writer's export comes after this one, so the
-            # folder never goes back to an older master.
-            if export and resolve:
-                say("exporting")
-                _export(store, project, summary, clock)
+            checkpoint = database.Checkpoint(store)  # beside the export
+            try:
+                models.write()
+                # Still under the lock: the next writer's export comes after this one, so
+                # the folder never goes back to an older master.
+                if export and resolve:
+                    say("exporting")
+                    _export(store, project, summary, clock)
+            finally:
+                checkpoint.wait()
         return summary
     finally:
         store.close()
@@ -186,6 +190,7 @@ def _run_in_transaction(
     config = config_snapshot(project)
     try:
         with store.transaction() as connection:
+            database.defer_checkpoints(connection)  # the store closes after the run
             run_id = runs.start_run(connection, command, config)
             summary = RunSummary(run_id=run_id, command=command)
             for load in loads:

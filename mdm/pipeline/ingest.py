@@ -244,7 +244,7 @@ def _write_versions(
     versions: pd.DataFrame,
     current: pd.DataFrame,
     attributes: list[str],
-    keys: list[str | None],
+    keys: pd.Series,
 ) -> None:
     if versions.empty:
         return
@@ -264,27 +264,26 @@ def _write_versions(
             "last_modified": versions["last_modified"],
             "run_id": run_id,
             "row_number": versions.get("row_number"),
-            "attributes": attributes_json(versions, attributes),
-            "match_keys": keys,
+            # Arrow-backed text, aligned by position: converted for the driver once.
+            "attributes": attributes_json(versions, attributes).set_axis(versions.index),
+            "match_keys": keys.set_axis(versions.index),
         }
     )
     bulk.insert_frame(connection, SourceRecord, rows)
 
 
-def _match_keys(
-    project: Project, entity: Entity, source: str, versions: pd.DataFrame
-) -> list[str | None]:
-    """Standardize each new live version once (its match keys and display forms); tombstones
-    need none."""
-    result: list[str | None] = [None] * len(versions)
+def _match_keys(project: Project, entity: Entity, source: str, versions: pd.DataFrame) -> pd.Series:
+    """Standardize each new live version once (its match keys and display forms), by
+    position; tombstones need none."""
     live = ~versions["deleted"].astype(bool).to_numpy()
+    if live.all():
+        region = region_of(project, pd.Series(source, index=versions.index))
+        return forms_json(*_forms(project, entity, versions, region))
+    result = pd.Series(pd.NA, index=range(len(versions)), dtype="string")
     if live.any():
         rows = versions[live]
         region = region_of(project, pd.Series(source, index=rows.index))
-        for position, text in zip(
-            live.nonzero()[0], forms_json(*_forms(project, entity, rows, region)), strict=True
-        ):
-            result[position] = text
+        result[live] = forms_json(*_forms(project, entity, rows, region)).to_numpy(dtype=object)
     return result
 
 
@@ -300,8 +299,9 @@ def _forms(
     return compute_forms(entity, rows, region)
 
 
-def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> list[str]:
-    """Each row's attributes as a JSON object, by name (a missing column: null)."""
+def attributes_json(frame: pd.DataFrame, attributes: list[str]) -> pd.Series:
+    """Each row's attributes as a JSON object, by name (a missing column: null), by
+    position."""
     values = frame.reindex(columns=attributes)
     return json_objects([(name, values[name]) for name in sorted(attributes)], len(frame))
 

@@ -60,7 +60,7 @@ def _refresh(
     attributes = pd.Series(stored["attributes"].to_numpy(), index=live.index[stale])
     region = region_of(project, live.loc[stale, "source"])
     fresh, clean = forms_of_attributes(entity, attributes, region)
-    records.set_match_keys(connection, ids, forms_json(fresh, clean))
+    records.set_match_keys(connection, ids, forms_json(fresh, clean).tolist())
     keys = keys.copy()
     keys.loc[stale] = fresh
     return keys
