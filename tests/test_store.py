@@ -22,6 +22,7 @@ from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
 from mdm.store import golden, open_store, record_index, records
 from mdm.store.bulk import CHUNK, insert_frame, read_in, table_of, to_rows
+from mdm.store.database import SORT_THREADS
 from mdm.store.lock import writer_lock
 from mdm.store.migrate import migrate_store
 from mdm.store.schema_version import alembic_config, current_revision, head_revision, upgrade
@@ -169,6 +170,17 @@ def test_a_store_from_a_newer_mdm_is_refused(store_url: str) -> None:
         with pytest.raises(MdmError) as caught:
             open_store(store_url, writing=writing)
         assert "schema revision 9999_future, made by a newer mdm" in str(caught.value)
+
+
+def test_sqlite_connections_sort_with_helper_threads(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'mdm.db'}", writing=True)
+    try:
+        with store.transaction() as connection:
+            threads = connection.exec_driver_sql("PRAGMA threads").scalar()
+            assert threads == SORT_THREADS >= 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        store.close()
 
 
 def test_an_unusable_store_url_is_a_clear_error() -> None:
