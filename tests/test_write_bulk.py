@@ -5,17 +5,25 @@ is raised for the write and given back."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pytest
 from crm_project import CRM_ACCOUNTS_TOML
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import IntegrityError
 
 from mdm import pipeline
 from mdm.config import load_project
 from mdm.project_files import DEFAULT_RULES
-from mdm.store import database, open_store
-from mdm.store.bulk import BULK_CACHE_KIB, bulk_writes
+from mdm.schema import Entity
+from mdm.store import bulk, database, open_store, record_index
+from mdm.store.bulk import BULK_CACHE_KIB, bulk_writes, insert_frame
+from mdm.store.migrate import migrate_store
+from mdm.store.tables import SearchKey
 
 PROJECT = CRM_ACCOUNTS_TOML
 GOLDEN_WRITES = ("golden_account", "lineage", "search_key", "golden_version")
@@ -84,3 +92,128 @@ def test_bulk_writes_raise_sqlite_page_cache_and_give_it_back(connection: Connec
     after = connection.exec_driver_sql("PRAGMA cache_size").scalar()
     assert inside == -BULK_CACHE_KIB
     assert after == before
+
+
+# ---- indexes built after a large insert ------------------------------------------------------
+
+
+def _search_rows(count: int, start: int = 0) -> pd.DataFrame:
+    numbers = range(start, start + count)
+    return pd.DataFrame(
+        {
+            "kind": "name",
+            "term": [f"term {n:07d}" for n in numbers],
+            "golden_id": [f"G{(n * 7919) % 1_000_003:07d}" for n in numbers],  # random order
+        }
+    )
+
+
+def _indexes(connection: Connection, table: str) -> dict[str, tuple[int, str]]:
+    """Name -> (root page, SQL) of the table's indexes: a rebuilt index has a new root."""
+    found = connection.exec_driver_sql(
+        "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL",
+        (table,),
+    ).all()
+    return {str(name): (int(root), str(sql)) for name, root, sql in found}
+
+
+@pytest.fixture
+def sqlite_connection(tmp_path: Path) -> Iterator[Connection]:
+    url = f"sqlite:///{tmp_path / 'mdm.db'}"
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    try:
+        with store.transaction() as connection:
+            yield connection
+    finally:
+        store.close()
+
+
+def test_a_large_insert_into_a_small_table_builds_its_indexes_after_and_keeps_their_statistics(
+    sqlite_connection: Connection, monkeypatch: Any
+) -> None:
+    connection = sqlite_connection
+    monkeypatch.setattr(bulk, "REBUILD_INDEX_ROWS", 1_000)
+    insert_frame(connection, SearchKey, _search_rows(500))
+    connection.exec_driver_sql("ANALYZE")
+    statistics = connection.exec_driver_sql(
+        "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'search_key' ORDER BY idx"
+    ).all()
+    assert any(idx == "ix_search_key_golden" for idx, _ in statistics)
+    before = _indexes(connection, "search_key")
+
+    # 499 rows: fewer than the table holds, the indexes take them as they come.
+    insert_frame(connection, SearchKey, _search_rows(499, start=500), indexes_after=True)
+    assert _indexes(connection, "search_key") == before
+    # 2,000 rows: more than the 999 held, the index by golden id is built again after them.
+    insert_frame(connection, SearchKey, _search_rows(2_000, start=999), indexes_after=True)
+    after = _indexes(connection, "search_key")
+    assert after.keys() == before.keys()
+    assert {name: sql for name, (_, sql) in after.items()} == {
+        name: sql for name, (_, sql) in before.items()
+    }
+    assert after["ix_search_key_golden"][0] != before["ix_search_key_golden"][0]
+    assert (
+        connection.exec_driver_sql(
+            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'search_key' ORDER BY idx"
+        ).all()
+        == statistics
+    )
+    assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    by_golden = connection.exec_driver_sql(
+        "SELECT count(*) FROM search_key INDEXED BY ix_search_key_golden WHERE golden_id >= ''"
+    ).scalar()
+    assert by_golden == 2_999
+
+
+def test_a_failed_insert_with_indexes_after_leaves_the_table_and_its_indexes_as_they_were(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(bulk, "REBUILD_INDEX_ROWS", 10)
+    url = f"sqlite:///{tmp_path / 'mdm.db'}"
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    try:
+        with store.transaction() as connection:
+            insert_frame(connection, SearchKey, _search_rows(5))
+            before = _indexes(connection, "search_key")
+        duplicated = pd.concat([_search_rows(20, start=100), _search_rows(1, start=100)])
+        with pytest.raises(IntegrityError), store.transaction() as connection:
+            insert_frame(connection, SearchKey, duplicated, indexes_after=True)
+        with store.transaction() as connection:
+            assert _indexes(connection, "search_key") == before
+            assert connection.exec_driver_sql("SELECT count(*) FROM search_key").scalar() == 5
+    finally:
+        store.close()
+
+
+def test_indexes_after_on_postgresql_appends_as_usual(postgres_url: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr(bulk, "REBUILD_INDEX_ROWS", 10)
+    migrate_store(postgres_url, 0)
+    store = open_store(postgres_url, writing=True)
+    try:
+        with store.transaction() as connection:
+            insert_frame(connection, SearchKey, _search_rows(50), indexes_after=True)
+            assert connection.exec_driver_sql("SELECT count(*) FROM search_key").scalar() == 50
+    finally:
+        store.close()
+
+
+def test_a_failed_rebuild_of_the_record_keys_leaves_their_index(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'mdm.db'}"
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    try:
+        with store.transaction() as connection:
+            before = _indexes(connection, "record_key")
+        keys = pd.DataFrame({"record_id": [1, 1], "key": [5, 5]})  # one row twice
+        # Written through the driver's own cursor: its error, not SQLAlchemy's.
+        with pytest.raises(sqlite3.IntegrityError), store.transaction() as connection:
+            record_index.replace_record_keys(
+                connection, Entity.ACCOUNT, keys, pd.Series([1], index=[5])
+            )
+        with store.transaction() as connection:
+            assert _indexes(connection, "record_key") == before
+    finally:
+        store.close()

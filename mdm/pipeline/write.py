@@ -301,7 +301,7 @@ def _write_xref(
     rows = fresh[["source", "source_key", "golden_id", "record_id"]].assign(
         entity=str(entity), run_id=run_id, record_id=fresh["record_id"].astype("int64")
     )
-    insert_frame(connection, Xref, rows)
+    insert_frame(connection, Xref, rows, indexes_after=True)
     moved = stale[stale["golden_id"].astype(object) != stale["golden_id_old"].astype(object)]
     golden.close_memberships(connection, entity, moved[["source", "source_key"]], run_id)
     joined = fresh[fresh["golden_id"].astype(object) != fresh["golden_id_old"].astype(object)]
@@ -309,6 +309,7 @@ def _write_xref(
         connection,
         Membership,
         joined[["source", "source_key", "golden_id"]].assign(entity=str(entity), from_run=run_id),
+        indexes_after=True,
     )
 
 

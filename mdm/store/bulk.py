@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Integer, Table, and_, delete, false
+from sqlalchemy import Connection, Integer, Table, and_, delete, false, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
@@ -168,14 +168,26 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
 
 
 def insert_frame(
-    connection: Connection, model: type[SQLModel] | Table, frame: pd.DataFrame
+    connection: Connection,
+    model: type[SQLModel] | Table,
+    frame: pd.DataFrame,
+    *,
+    indexes_after: bool = False,
 ) -> None:
     """Append a frame's rows to a table (columns named as the table's; those left out take
     their default). Each value is converted as the column's type converts it for this
-    database, so what is stored is what the ORM would store."""
+    database, so what is stored is what the ORM would store.
+
+    ``indexes_after``: for tables whose indexes the rows reach in random order; on SQLite,
+    where the rows are many and at least as many as the table holds, its indexes are built
+    again after them (``indexes_built_after``)."""
     if frame.empty:
         return
     table = table_of(model)
+    if indexes_after and _rebuild_pays(connection, table, len(frame)):
+        with indexes_built_after(connection, table):
+            insert_frame(connection, table, frame)
+        return
     columns = [str(column) for column in frame.columns]
     values = [
         _driver_values(connection, table.c[name], frame[name].dtype, plain_column(frame[name]))
@@ -222,6 +234,63 @@ def bulk_writes(connection: Connection) -> Iterator[None]:
             connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
         raise
     connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
+
+
+# Rows of one insert from which building a table's indexes after it may pay: a nightly delta's
+# inserts stay below, a first load's are far above.
+REBUILD_INDEX_ROWS = 100_000
+
+
+def _rebuild_pays(connection: Connection, table: Table, rows: int) -> bool:
+    if connection.dialect.name != "sqlite" or rows < REBUILD_INDEX_ROWS or not table.indexes:
+        return False
+    held = connection.execute(select(func.count()).select_from(table)).scalar_one()
+    return rows >= held
+
+
+@contextmanager
+def indexes_built_after(connection: Connection, table: Table) -> Iterator[None]:
+    """SQLite: the table's indexes are dropped for the writes inside and built again after
+    them, each by one sort, instead of taking every row in its place among the others (random
+    pages of a B-tree larger than the cache). The planner's statistics of each index are
+    kept as they were. In the caller's transaction: a failure inside undoes the drop too."""
+    indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    begin_if_idle(connection)
+    statistics = _index_statistics(connection, table)
+    for index in indexes:
+        index.drop(connection)
+    yield
+    for index in indexes:
+        index.create(connection)
+    for index_name, stat in statistics:
+        connection.exec_driver_sql(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
+            (table.name, index_name, stat),
+        )
+
+
+def begin_if_idle(connection: Connection) -> None:
+    """On SQLite, open the caller's transaction now if no write has opened it yet: Python's
+    sqlite3 begins one only before a write, so a schema change first (dropping an index)
+    would be committed at once, and not undone with the rest if a later step fails."""
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN")
+
+
+def _index_statistics(connection: Connection, table: Table) -> list[tuple[str, str]]:
+    """The ``sqlite_stat1`` rows of the table's indexes (none before the first ANALYZE)."""
+    analyzed = connection.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+    ).first()
+    if analyzed is None:
+        return []
+    names = {str(index.name) for index in table.indexes}
+    found = connection.exec_driver_sql(
+        "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?", (table.name,)
+    ).all()
+    return [(str(idx), str(stat)) for idx, stat in found if idx in names]
 
 
 @contextmanager

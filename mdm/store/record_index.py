@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Table, delete, select
 
 from mdm.schema import Entity
 from mdm.store.bulk import (
+    begin_if_idle,
     delete_in,
     execute_rows,
     int_rows,
@@ -37,6 +38,7 @@ def replace_record_keys(
     rows are written in primary-key order, which is several times faster than keeping it."""
     table, count_table = table_of(RecordKey), table_of(KeyCount)
     [index] = list(table.indexes)
+    begin_if_idle(connection)  # the drop is undone with the rest if a step fails
     index.drop(connection)
     connection.execute(delete(table).where(table.c.entity == entity))
     connection.execute(delete(count_table).where(count_table.c.entity == entity))

@@ -180,7 +180,8 @@ def replace_search_keys(
     those of ``values`` (the golden values of the records written, index golden_id) are
     written."""
     delete_in(connection, SearchKey, "golden_id", list(gone))
-    insert_frame(connection, SearchKey, search_rows(entity, values))
+    # By term: the index by golden id takes them in random order.
+    insert_frame(connection, SearchKey, search_rows(entity, values), indexes_after=True)
 
 
 # ---- reading by index -------------------------------------------------------------------------
