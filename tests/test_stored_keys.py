@@ -5,9 +5,11 @@ without keys; JSON Arrow cannot read as text falls back to parsing record by rec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,21 +56,21 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
+@pytest.mark.parametrize(
+    ("parse", "expected"),
+    [(parse_keys, expected_keys), (parse_clean, expected_clean)],
+    ids=["keys", "display forms"],
+)
 @settings(max_examples=300, deadline=None)
-@given(st.lists(stored_texts, max_size=30))
-def test_keys_read_as_columns_are_the_parsed_keys(texts: list[str | None]) -> None:
-    keys, stale = parse_keys(Entity.CONTACT, pd.Series(texts, dtype=object))
-    want, want_stale = expected_keys(texts)
-    pd.testing.assert_frame_equal(keys, want)
-    assert stale.tolist() == want_stale
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(stored_texts, max_size=30))
-def test_display_forms_read_as_columns_are_the_parsed_forms(texts: list[str | None]) -> None:
-    forms, stale = parse_clean(Entity.CONTACT, pd.Series(texts, dtype=object))
-    want, want_stale = expected_clean(texts)
-    pd.testing.assert_frame_equal(forms, want)
+@given(texts=st.lists(stored_texts, max_size=30))
+def test_stored_objects_read_as_columns_are_the_parsed_objects(
+    parse: Callable[[Entity, pd.Series], tuple[pd.DataFrame, pd.Series]],
+    expected: Callable[[list[str | None]], tuple[pd.DataFrame, list[bool]]],
+    texts: list[str | None],
+) -> None:
+    found, stale = parse(Entity.CONTACT, pd.Series(texts, dtype=object))
+    want, want_stale = expected(texts)
+    pd.testing.assert_frame_equal(found, want)
     assert stale.tolist() == want_stale
 
 

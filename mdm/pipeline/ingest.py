@@ -276,14 +276,13 @@ def _match_keys(project: Project, entity: Entity, source: str, versions: pd.Data
     """Standardize each new live version once (its match keys and display forms), by
     position; tombstones need none."""
     live = ~versions["deleted"].astype(bool).to_numpy()
+    rows = versions[live]
+    region = region_of(project, pd.Series(source, index=rows.index))
+    forms = forms_json(*_forms(project, entity, rows, region))
     if live.all():
-        region = region_of(project, pd.Series(source, index=versions.index))
-        return forms_json(*_forms(project, entity, versions, region))
-    result = pd.Series(pd.NA, index=range(len(versions)), dtype="string")
-    if live.any():
-        rows = versions[live]
-        region = region_of(project, pd.Series(source, index=rows.index))
-        result[live] = forms_json(*_forms(project, entity, rows, region)).to_numpy(dtype=object)
+        return forms
+    result = pd.Series(pd.NA, index=range(len(versions)), dtype=forms.dtype)
+    result[live] = forms.to_numpy(dtype=object)
     return result
 
 

@@ -250,10 +250,10 @@ def _rebuild_pays(connection: Connection, table: Table, rows: int) -> bool:
 
 @contextmanager
 def indexes_built_after(connection: Connection, table: Table) -> Iterator[None]:
-    """SQLite: the table's indexes are dropped for the writes inside and built again after
-    them, each by one sort, instead of taking every row in its place among the others (random
-    pages of a B-tree larger than the cache). The planner's statistics of each index are
-    kept as they were. In the caller's transaction: a failure inside undoes the drop too."""
+    """The table's indexes are dropped for the writes inside and built again after them,
+    each by one sort, instead of taking every row in its place among the others (random pages
+    of a B-tree larger than the cache). SQLite's planner statistics of each index are kept as
+    they were. In the caller's transaction: a failure inside undoes the drop too."""
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
     begin_if_idle(connection)
     statistics = _index_statistics(connection, table)
@@ -280,7 +280,10 @@ def begin_if_idle(connection: Connection) -> None:
 
 
 def _index_statistics(connection: Connection, table: Table) -> list[tuple[str, str]]:
-    """The ``sqlite_stat1`` rows of the table's indexes (none before the first ANALYZE)."""
+    """The ``sqlite_stat1`` rows of the table's indexes (none before the first ANALYZE, nor
+    on another database)."""
+    if connection.dialect.name != "sqlite":
+        return []
     analyzed = connection.exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
     ).first()

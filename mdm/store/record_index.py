@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Table, delete, select
 
 from mdm.schema import Entity
 from mdm.store.bulk import (
-    begin_if_idle,
     delete_in,
     execute_rows,
+    indexes_built_after,
     int_rows,
     positional_marks,
     read_in,
@@ -34,17 +34,16 @@ def replace_record_keys(
     """The entity's record keys become ``keys`` (record_id, key: distinct rows), and its key
     counts ``counts`` (key -> records).
 
-    Millions of rows on a full run: the secondary index is dropped and built again after the
-    rows are written in primary-key order, which is several times faster than keeping it."""
+    Millions of rows on a full run: the secondary index is built again after the rows are
+    written in primary-key order, which is several times faster than keeping it."""
     table, count_table = table_of(RecordKey), table_of(KeyCount)
-    [index] = list(table.indexes)
-    begin_if_idle(connection)  # the drop is undone with the rest if a step fails
-    index.drop(connection)
-    connection.execute(delete(table).where(table.c.entity == entity))
-    connection.execute(delete(count_table).where(count_table.c.entity == entity))
-    record_ids, key_values = sorted_keys(keys)
-    append_int_rows(connection, table, {"record_id": record_ids, "key": key_values}, entity=entity)
-    index.create(connection)
+    with indexes_built_after(connection, table):
+        connection.execute(delete(table).where(table.c.entity == entity))
+        connection.execute(delete(count_table).where(count_table.c.entity == entity))
+        record_ids, key_values = sorted_keys(keys)
+        append_int_rows(
+            connection, table, {"record_id": record_ids, "key": key_values}, entity=entity
+        )
     if not counts.index.is_monotonic_increasing:
         counts = counts.sort_index()
     append_int_rows(
