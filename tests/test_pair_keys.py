@@ -77,7 +77,7 @@ def test_pair_keys_sort_by_key_then_rule_packed_or_not(rules: list[list[int]], w
     keys = [np.unique(np.array(k, dtype=np.int64)) for k in rules]
     all_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
     rule = np.repeat(np.arange(len(keys), dtype=np.int64), [len(k) for k in keys])
-    found_keys, found_rules = _sorted_by_key_then_rule(all_keys, rule, width)
+    found_keys, found_rules = _sorted_by_key_then_rule([k.copy() for k in keys], width)
     order = np.argsort(all_keys, kind="stable")
     assert found_keys.tolist() == all_keys[order].tolist()
     assert found_rules.tolist() == rule[order].tolist()

@@ -3,13 +3,16 @@ statistics per entity, and a log line per stage on the ``mdm`` logger."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import platform
 import re
 import shutil
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ from mdm.config import load_project
 from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.log import logger
-from mdm.pipeline.clock import RunClock
+from mdm.pipeline import clock as run_clock
+from mdm.pipeline.clock import RELEASE_AFTER_SECONDS, RunClock, release_memory
 from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
 from mdm.stewardship import pin_value
@@ -142,7 +146,8 @@ def test_a_delta_with_nothing_to_do_and_a_steward_action_keep_their_stages(
 
 
 def test_nested_stages_count_their_own_seconds() -> None:
-    ticks = iter([0.0, 1.0, 3.0, 4.5, 10.0, 10.25])
+    # A stage of a second or more reads the clock again after handing back memory.
+    ticks = iter([0.0, 1.0, 3.0, 3.0, 4.5, 4.5, 10.0, 10.25])
     clock = RunClock(timer=lambda: next(ticks))
     # ingest from 0.0 to 4.5, standardize inside it from 1.0 to 3.0
     with clock.stage("ingest"), clock.stage("standardize") as stage:
@@ -152,6 +157,43 @@ def test_nested_stages_count_their_own_seconds() -> None:
     timings = {timing.stage: timing.seconds for timing in clock.timings}
     assert timings == {"ingest": 2.5 + 0.25, "standardize": 2.0}
     assert [timing.stage for timing in clock.timings] == ["ingest", "standardize"]
+
+
+class _Node:
+    """An object in a reference cycle: only the cycle collector frees it."""
+
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def _stage_leaving_a_cycle(seconds: float) -> weakref.ref[_Node]:
+    ticks = iter([0.0, seconds, seconds])
+    clock = RunClock(timer=lambda: next(ticks))
+    with clock.stage("work"):
+        node = _Node()
+        left_behind = weakref.ref(node)
+        del node
+    return left_behind
+
+
+def test_a_long_stage_hands_back_the_memory_it_left_and_a_quick_one_does_not() -> None:
+    gc.disable()  # only the stage's own collection may free the cycle
+    try:
+        assert _stage_leaving_a_cycle(RELEASE_AFTER_SECONDS)() is None
+        assert _stage_leaving_a_cycle(RELEASE_AFTER_SECONDS / 2)() is not None
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's (this C library: none)"
+)
+def test_on_glibc_the_free_heap_pages_are_given_back() -> None:
+    trim = run_clock._MALLOC_TRIM
+    assert trim is not None
+    assert trim(0) in (0, 1)  # 1: pages were given back, 0: there were none to give
+    release_memory()
 
 
 def test_a_run_started_by_a_large_process_reports_its_own_peak_memory() -> None:

@@ -217,3 +217,54 @@ def test_a_failed_rebuild_of_the_record_keys_leaves_their_index(tmp_path: Path) 
             assert _indexes(connection, "record_key") == before
     finally:
         store.close()
+
+
+# ---- large frames go in slices ---------------------------------------------------------------
+
+
+def _stored_search_rows(connection: Connection) -> pd.DataFrame:
+    found = connection.exec_driver_sql(
+        "SELECT kind, term, golden_id FROM search_key ORDER BY term"
+    ).all()
+    return pd.DataFrame(found, columns=["kind", "term", "golden_id"])
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+def test_a_frame_larger_than_a_slice_is_stored_whole(
+    store_kind: str, tmp_path: Path, postgres_url: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(bulk, "INSERT_ROWS", 7)
+    url = f"sqlite:///{tmp_path / 'mdm.db'}" if store_kind == "sqlite" else postgres_url
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    rows = _search_rows(50)
+    try:
+        with store.transaction() as connection:
+            connection.exec_driver_sql("DELETE FROM search_key")
+            insert_frame(connection, SearchKey, rows)
+        with store.transaction() as connection:
+            pd.testing.assert_frame_equal(_stored_search_rows(connection), rows)
+    finally:
+        store.close()
+
+
+def test_a_failure_in_a_later_slice_stores_none_of_the_frame(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(bulk, "INSERT_ROWS", 7)
+    url = f"sqlite:///{tmp_path / 'slices.db'}"
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    try:
+        with store.transaction() as connection:
+            insert_frame(connection, SearchKey, _search_rows(3, start=900))
+        # Row 46 repeats row 40: the first six slices went in before the seventh fails.
+        duplicated = pd.concat([_search_rows(46), _search_rows(1, start=40)], ignore_index=True)
+        with pytest.raises(IntegrityError), store.transaction() as connection:
+            insert_frame(connection, SearchKey, duplicated)
+        with store.transaction() as connection:
+            pd.testing.assert_frame_equal(
+                _stored_search_rows(connection), _search_rows(3, start=900)
+            )
+    finally:
+        store.close()

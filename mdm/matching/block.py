@@ -146,7 +146,11 @@ def block_records(records: EncodedRecords, spec: MatchSpec) -> Blocked:
         if records.groups is not None:
             across = records.groups[left] != records.groups[right]
             left, right = left[across], right[across]
-        pair_keys = V.sorted_unique(left * max(n, 1) + right)  # a rule can make a pair twice
+        left *= max(n, 1)
+        left += right
+        del right
+        pair_keys = _unique_in_place(left)  # a rule can make a pair twice
+        del left
         keys.append(pair_keys)
         reports.append(
             BlockingReport(
@@ -309,47 +313,79 @@ def _pairs_within_blocks(blocks: _Keys) -> tuple[IntArray, IntArray]:
     block_ends = np.cumsum(np.bincount(codes))[codes]
     index = np.arange(len(rows), dtype=np.int64)
     partners = block_ends - index - 1  # later entries in the same block
-    left_index = np.repeat(index, partners)
     first_pair = np.cumsum(partners) - partners  # where each entry's run of pairs starts
-    step = np.arange(len(left_index), dtype=np.int64) - np.repeat(first_pair, partners)
-    right_index = left_index + 1 + step
-    return rows[left_index], rows[right_index]
+    # Pair k of entry e pairs it with entry e + 1 + (k - first_pair[e]). Built in place: the
+    # pairs are the largest arrays of a run, three of them at most exist at once.
+    right_index = np.repeat(index + 1 - first_pair, partners)
+    right_index += np.arange(len(right_index), dtype=np.int64)
+    left = rows[np.repeat(index, partners)]
+    right = rows[right_index]
+    return left, right
+
+
+def _unique_in_place(keys: IntArray) -> IntArray:
+    """``V.sorted_unique`` of an array this call may reorder: sorted where it is, one copy."""
+    keys.sort()
+    if not len(keys):
+        return keys
+    return keys[np.r_[True, keys[1:] != keys[:-1]]]
 
 
 def _union(n: int, keys: list[IntArray]) -> tuple[pd.DataFrame, npt.NDArray[np.uint64], IntArray]:
-    """The pairs of every rule, each once, sorted; each with its rule bits and first rule."""
+    """The pairs of every rule, each once, sorted; each with its rule bits and first rule.
+    ``keys`` (a rule's pair keys each) is emptied: each is let go once it is taken in."""
     width = max(n, 1)  # one int64 key per pair: n * n fits for any n below three billion
-    if not keys:
+    if not sum(len(k) for k in keys):
         empty = np.empty(0, np.int64)
         return _pair_frame(empty, empty), np.empty(0, np.uint64), empty
-    all_keys = np.concatenate(keys)
-    rule = np.repeat(np.arange(len(keys), dtype=np.int64), [len(k) for k in keys])
-    if not len(all_keys):
-        empty = np.empty(0, np.int64)
-        return _pair_frame(empty, empty), np.empty(0, np.uint64), empty
-    sorted_keys, sorted_rule = _sorted_by_key_then_rule(all_keys, rule, width)
+    sorted_keys, sorted_rule = _sorted_by_key_then_rule(keys, width)
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     unique = sorted_keys[starts]
-    bits = np.left_shift(np.uint64(1), sorted_rule.astype(np.uint64))
+    del sorted_keys
+    bits = _RULE_BIT[sorted_rule]
     rule_bits = np.bitwise_or.reduceat(bits, starts).astype(np.uint64)
-    return _pair_frame(unique // width, unique % width), rule_bits, sorted_rule[starts]
+    first_rule = sorted_rule[starts].astype(np.int64)
+    return _pair_frame(unique // width, unique % width), rule_bits, first_rule
+
+
+_RULE_BIT = np.left_shift(np.uint64(1), np.arange(MAX_RULES + 1, dtype=np.uint64))
 
 
 def _sorted_by_key_then_rule(
-    keys: IntArray, rule: IntArray, width: int
-) -> tuple[IntArray, IntArray]:
-    """Pair keys and their rules, sorted by key, then rule. Where the rule fits beside the key
-    in one int64 (below 2**57 pair keys: any master under 379 million records), one sort of the
-    packed values; else a stable argsort and two gathers, slower and larger."""
+    keys: list[IntArray], width: int
+) -> tuple[IntArray, npt.NDArray[np.uint8]]:
+    """Every rule's pair keys with their rule numbers, sorted by key, then rule; ``keys`` is
+    emptied. Where the rule fits beside the key in one int64 (below 2**57 pair keys: any master
+    under 379 million records), one array packs both and is sorted where it is; else a stable
+    argsort and two gathers, slower and larger."""
+    counts = [len(k) for k in keys]
     if width * width < 1 << (63 - _RULE_BITS):
-        packed = np.sort(np.left_shift(keys, _RULE_BITS) | rule)  # (key, rule) is unique
-        return np.right_shift(packed, _RULE_BITS), packed & ((1 << _RULE_BITS) - 1)
-    order = np.argsort(keys, kind="stable")  # stable: within a key, rules ascend
-    return keys[order], rule[order]
+        packed = np.empty(sum(counts), dtype=np.int64)
+        at = 0
+        for rule, count in enumerate(counts):
+            part = packed[at : at + count]
+            np.left_shift(keys[rule], _RULE_BITS, out=part)
+            part |= rule  # (key, rule) is unique
+            keys[rule] = np.empty(0, dtype=np.int64)  # let the rule's own array go
+            at += count
+        packed.sort()
+        rule_of = np.empty(len(packed), dtype=np.uint8)
+        np.bitwise_and(packed, (1 << _RULE_BITS) - 1, out=rule_of, casting="unsafe")
+        sorted_keys: IntArray = np.right_shift(packed, _RULE_BITS, out=packed)
+        return sorted_keys, rule_of
+    all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
+    keys.clear()
+    rule_of = np.repeat(np.arange(len(counts), dtype=np.uint8), counts)
+    order = np.argsort(all_keys, kind="stable")  # stable: within a key, rules ascend
+    return all_keys[order], rule_of[order]
 
 
 def _pair_frame(left: IntArray, right: IntArray) -> pd.DataFrame:
-    return pd.DataFrame({"left": left.astype(np.int64), "right": right.astype(np.int64)})
+    # copy=False: the frame holds the two arrays as they are, not a copy of both side by side.
+    return pd.DataFrame(
+        {"left": left.astype(np.int64, copy=False), "right": right.astype(np.int64, copy=False)},
+        copy=False,
+    )
 
 
 # Warnings -------------------------------------------------------------------------------------

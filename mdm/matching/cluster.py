@@ -200,8 +200,10 @@ def _respect_cannot_links(
     inside = labels[a] == labels[b]
     if not inside.any():
         return keep
-    troubled = sorted_unique(labels[a[inside]])
-    edges = np.flatnonzero(keep & np.isin(labels[left], troubled))
+    troubled = np.zeros(n, dtype=bool)
+    troubled[labels[a[inside]]] = True
+    kept = np.flatnonzero(keep)  # the match edges: a few of the candidate pairs
+    edges = kept[troubled[labels[left[kept]]]]
     # Strongest first; ties by record position, so the result does not depend on input order.
     edges = edges[np.lexsort((right[edges], left[edges], -probability[edges]))]
     parent = list(range(n))
@@ -242,14 +244,19 @@ def _cut_weak_bridges(
     min_support: float,
 ) -> npt.NDArray[np.bool_]:
     """Cut bridges whose two sides are, on average over the pairs compared across, apart."""
-    same = labels[left] == labels[right]
-    contradicted = sorted_unique(labels[left[same & ~keep]])
+    left_label = labels[left]
+    same = left_label == labels[right]
+    contradicted = sorted_unique(left_label[same & ~keep])
     if not len(contradicted):
         return keep
     out = keep.copy()
-    in_scope = np.isin(labels[left], contradicted) & same
-    scope = np.flatnonzero(in_scope)
-    component_of = labels[left[scope]]
+    is_contradicted = np.zeros(n, dtype=bool)  # labels are row numbers: below n
+    is_contradicted[contradicted] = True
+    same &= is_contradicted[left_label]
+    scope = np.flatnonzero(same)
+    del same
+    component_of = left_label[scope]
+    del left_label
     order = np.argsort(component_of, kind="stable")
     scope = scope[order]
     bounds = np.searchsorted(component_of[order], contradicted)

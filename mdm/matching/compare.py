@@ -27,6 +27,9 @@ from mdm.matching.encoded import EncodedRecords, encode
 NULL: Final = -1
 ELSE: Final = 0
 EXACT: Final = 1  # the highest level of an exact-only comparison
+# Pairs one comparison works on at a time (``compare_pairs``): its gathered codes, flags and
+# texts are a few arrays of this length, not of the run's tens of millions of pairs.
+PAIRS_AT_ONCE: Final = 4_000_000
 
 
 def compare(records: pd.DataFrame, pairs: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
@@ -78,7 +81,9 @@ def compare_pairs(
     """Level codes of the pairs of rows ``left[i]``, ``right[i]``: shape (comparisons, pairs).
 
     A comparison whose field ``records`` do not hold gives ``NULL`` everywhere (no evidence):
-    the engine warns about it.
+    the engine warns about it. A pair's level depends on its two records only: the pairs are
+    compared ``PAIRS_AT_ONCE`` at a time, so a comparison's gathered codes and texts stay small
+    whatever the number of pairs.
     """
     out = np.full((len(comparisons), len(left)), NULL, dtype=np.int8)
     for index, comparison in enumerate(comparisons):
@@ -93,7 +98,9 @@ def compare_pairs(
             if comparison.against not in records.fields:
                 continue
             against = records.values(comparison.against)
-        out[index] = comparison.compute(values, left, right, swapped, against)
+        for start in range(0, len(left), PAIRS_AT_ONCE):
+            part = slice(start, start + PAIRS_AT_ONCE)
+            out[index, part] = comparison.compute(values, left[part], right[part], swapped, against)
     _apply_groups(out, comparisons)
     return out
 

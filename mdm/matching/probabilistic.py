@@ -254,11 +254,10 @@ def decided(
     )
     decision[verdict == 1] = Decision.MATCH
     decision[verdict == -1] = Decision.NON_MATCH
-    rule = forced_rule.fillna(MODEL_RULE).astype("string")
     is_must = is_pair(records.size, left, right, constraints.must)
     is_cannot = is_pair(records.size, left, right, constraints.cannot)
     decision[is_must] = Decision.MATCH
-    rule[is_must] = MUST_LINK_RULE
+    rule = _deciding_rules(forced_rule, is_must)
     decision[is_cannot] = Decision.NON_MATCH
     support = scores.probability.copy()
     support[verdict == 1] = np.maximum(support[verdict == 1], spec.thresholds.match)
@@ -315,6 +314,20 @@ def kept_apart(
     )
 
 
+def _deciding_rules(forced_rule: pd.Series, is_must: npt.NDArray[np.bool_]) -> pd.Series:
+    """Each pair's deciding rule: ``must_link`` where a must-link decided, else the forced
+    rule's name, else ``model``. A categorical: a few names over millions of pairs."""
+    codes, found = pd.factorize(forced_rule, use_na_sentinel=True)
+    names = list(dict.fromkeys([*(str(name) for name in found), MODEL_RULE, MUST_LINK_RULE]))
+    position = {name: at for at, name in enumerate(names)}
+    # The last entry is for code -1 (no forced rule): the model decided.
+    remap = np.array([*(position[str(name)] for name in found), position[MODEL_RULE]])
+    rule_codes = remap[codes]
+    rule_codes[is_must] = position[MUST_LINK_RULE]
+    categories = pd.Index(names, dtype="string")
+    return pd.Series(pd.Categorical.from_codes(rule_codes, categories=categories))
+
+
 def unmade_pairs_within(
     labels: npt.NDArray[np.int64],
     left: npt.NDArray[np.int64],
@@ -342,7 +355,9 @@ def unmade_pairs_within(
         found_right.append(members[:, j].ravel())
     a, b = np.concatenate(found_left), np.concatenate(found_right)
     n = np.int64(len(labels))
-    made = np.minimum(left, right) * n + np.maximum(left, right)
+    made = np.minimum(left, right)  # candidate pairs come as left < right: made sorted, once
+    made *= n
+    made += np.maximum(left, right)
     unmade = ~isin_keys(a * n + b, made)
     return a[unmade], b[unmade]
 

@@ -61,6 +61,8 @@ def candidate_pairs(
     left = blocked.pairs["left"].to_numpy(dtype=np.int64)
     right = blocked.pairs["right"].to_numpy(dtype=np.int64)
     more_left, more_right = _missing_pairs(records.size, left, right, constraints.must)
+    if not len(more_left):  # the blocked pairs themselves, not a copy beside them
+        return Candidates(left, right, blocked)
     return Candidates(np.r_[left, more_left], np.r_[right, more_right], blocked)
 
 

@@ -63,7 +63,8 @@ from mdm.store import record_index, records
 # The match keys of KEYS_VERSION: 2 US ZIP codes, 3 company names; 4: contacts' company name,
 # email domain and account, and each record's term-frequency values, as rows.
 INDEX_VERSION: Final = 4
-
+# Records whose key texts a whole rebuild makes at a time (``rebuild``).
+REBUILD_PART_RECORDS: Final = 100_000
 
 BLOCK_PREFIX: Final = key_text(KeyKind.BLOCK) + SEPARATOR
 
@@ -353,11 +354,21 @@ def _versions(
 
 
 def rebuild(connection: Connection, project: Project, entity: Entity, frame: pd.DataFrame) -> None:
-    """The entity's whole index and counts, from the match input of every live record."""
-    rows = index_rows(project, entity, frame)
-    counted = np.concatenate(
-        [rows["key"].to_numpy(np.int64), frequency_rows(project, entity, frame)["key"].to_numpy()]
+    """The entity's whole index and counts, from the match input of every live record.
+
+    The key texts are made for ``REBUILD_PART_RECORDS`` records at a time (a million records
+    have tens of millions of them, as Python strings); only their int64 keys are kept."""
+    by_record = np.argsort(frame["record_id"].to_numpy(dtype=np.int64), kind="stable")
+    row_parts, counted_parts = [], []
+    for start in range(0, len(frame), REBUILD_PART_RECORDS):
+        # Parts of ascending record ids: their rows, one after another, are in key order.
+        part = frame.iloc[by_record[start : start + REBUILD_PART_RECORDS]]
+        row_parts.append(index_rows(project, entity, part))
+        counted_parts.append(frequency_rows(project, entity, part)["key"].to_numpy(np.int64))
+    rows = (
+        pd.concat(row_parts, ignore_index=True) if row_parts else index_rows(project, entity, frame)
     )
+    counted = np.concatenate([rows["key"].to_numpy(np.int64), *counted_parts])
     keys, records = np.unique(counted, return_counts=True)  # by key
     counts = pd.Series(records.astype(np.int64), index=keys)
     record_index.replace_record_keys(connection, entity, rows, counts)

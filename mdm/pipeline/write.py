@@ -130,9 +130,7 @@ def write_resolution(
     _set_status(connection, entity, run_id, merged, "merged")
     _set_status(connection, entity, run_id, identity.retired, "retired")
     delete_in(connection, Lineage, "golden_id", gone)
-    # As objects: isin over Arrow strings tests each row in Python.
-    fresh = changes.lineage[changes.lineage["golden_id"].astype(object).isin(changed).to_numpy()]
-    insert_frame(connection, Lineage, _lineage_rows(fresh, entity, run_id))
+    insert_frame(connection, Lineage, _lineage_rows(changes.lineage, changed, entity, run_id))
     search.replace_search_keys(connection, entity, gone, changes.values.loc[changed])
     _write_xref(connection, run_id, entity, changes.members, changes.previous)
     _write_redirects(connection, run_id, entity, identity)
@@ -256,9 +254,17 @@ def _set_status(
     execute_each(connection, statement, in_lists(table.c.golden_id, golden_ids))
 
 
-def _lineage_rows(lineage: pd.DataFrame, entity: Entity, run_id: int) -> pd.DataFrame:
+def _lineage_rows(
+    lineage: pd.DataFrame, changed: list[str], entity: Entity, run_id: int
+) -> pd.DataFrame:
+    """The lineage rows of the ``changed`` golden ids, as the lineage table holds them. On a
+    first run that is every row: the frame is then not copied (millions of rows at 1M)."""
+    wanted = pc.is_in(
+        _arrow_text(lineage["golden_id"]), value_set=pa.array(changed, type=pa.large_string())
+    ).to_numpy(zero_copy_only=False)
+    fresh = lineage if wanted.all() else lineage[wanted]
     columns = [column.name for column in table_of(Lineage).columns if column.name != "id"]
-    rows = lineage.assign(entity=str(entity), run_id=run_id)
+    rows = fresh.assign(entity=str(entity), run_id=run_id)
     return rows[[c for c in columns if c in rows.columns]]
 
 

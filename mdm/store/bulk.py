@@ -22,6 +22,9 @@ from sqlmodel import SQLModel
 
 CHUNK = 5_000  # keys per IN list, rows per ORM executemany: bounded memory, few round trips
 WRITE_BATCH = CHUNK * 10  # rows per raw executemany
+# Rows of a frame turned into Python values at a time: a run's millions of lineage rows as
+# tuples would hold about 300 bytes each at once.
+INSERT_ROWS = WRITE_BATCH * 4
 
 
 def table_of(model: type[SQLModel] | Table) -> Table:
@@ -188,6 +191,12 @@ def insert_frame(
         with indexes_built_after(connection, table):
             insert_frame(connection, table, frame)
         return
+    for start in range(0, len(frame), INSERT_ROWS):
+        _insert_rows(connection, table, frame.iloc[start : start + INSERT_ROWS])
+
+
+def _insert_rows(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """One slice of ``insert_frame``: its values as driver values, then the rows."""
     columns = [str(column) for column in frame.columns]
     values = [
         _driver_values(connection, table.c[name], frame[name].dtype, plain_column(frame[name]))

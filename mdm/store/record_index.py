@@ -126,8 +126,12 @@ def _insert_int_rows(
     cursor: Any = connection.connection.cursor()
     try:
         if whole:
-            batches = flat[: whole * width].reshape(-1, ROWS_PER_INSERT * width).tolist()
-            cursor.executemany(statement(ROWS_PER_INSERT), [shared + batch for batch in batches])
+            # A statement's values made as it is stepped: tens of millions of Python ints at
+            # once would take about a gigabyte.
+            batches = flat[: whole * width].reshape(-1, ROWS_PER_INSERT * width)
+            cursor.executemany(
+                statement(ROWS_PER_INSERT), (shared + batch.tolist() for batch in batches)
+            )
         rest = flat[whole * width :].tolist()
         if rest:
             cursor.execute(statement(len(rest) // width), shared + rest)

@@ -14,7 +14,8 @@ order makes the result independent of the order of the member rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -40,6 +41,9 @@ from mdm.survivorship.rules import (
 )
 
 _DAY_MICROSECONDS: Final = 86_400_000_000
+# Members built at once (``build_golden``): survivorship's arrays hold several times its
+# members' values; a golden record's values depend only on its own members and the moment.
+PART_MEMBERS: Final = 200_000
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,48 @@ def build_golden(
     ``now``: the time trust decays to (default: the latest last_modified of the members, so a
     result does not depend on when it is computed). ``pins``: steward pins (``PIN_COLUMNS``),
     one per (golden_id, attribute) at most; pins of golden ids not in ``members`` are ignored.
+
+    More than ``PART_MEMBERS`` members are built in parts of whole golden records, by golden
+    id: the same result, with a part's arrays in memory at a time.
     """
+    if len(members) <= PART_MEMBERS:
+        return _build_golden(spec, members, now=now, pins=pins)
+    moment = survivorship_now(members, now)  # the one input the parts share
+    built = [
+        _build_golden(spec, part, now=moment, pins=part_pins)
+        for part, part_pins in _parts(members, pins)
+    ]
+    values = pd.concat([part.values for part in built])
+    lineage = pd.concat([part.lineage for part in built], ignore_index=True)
+    return Golden(values, lineage, moment)
+
+
+def _parts(
+    members: pd.DataFrame, pins: pd.DataFrame | None
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """Members (in their order) and pins of consecutive ranges of golden ids, each range of
+    about ``PART_MEMBERS`` members: parts in golden id order give ``build_golden``'s order."""
+    golden, ids = pd.factorize(members["golden_id"].astype("string"), sort=True)
+    ends = np.cumsum(np.bincount(golden, minlength=len(ids)))
+    cuts = np.searchsorted(ends, np.arange(PART_MEMBERS, ends[-1], PART_MEMBERS), side="left")
+    bounds = [0, *sorted({int(cut) + 1 for cut in cuts} - {len(ids)}), len(ids)]
+    for low, high in itertools.pairwise(bounds):
+        part = members.iloc[np.flatnonzero((golden >= low) & (golden < high))]
+        if pins is None:
+            yield part, None
+            continue
+        wanted = pins["golden_id"].astype("string").isin(ids[low:high])
+        yield part, pins[wanted.to_numpy(dtype=bool)]
+
+
+def _build_golden(
+    spec: SurvivorshipSpec,
+    members: pd.DataFrame,
+    *,
+    now: datetime | str | None = None,
+    pins: pd.DataFrame | None = None,
+) -> Golden:
+    """``build_golden`` of members held at once."""
     attributes = survived_attribute_names(spec.entity)
     slots = slots_of(spec, attributes)
     rules = {name: compile_rule(spec, name) for slot in slots for name in slot.chain}
