@@ -67,7 +67,11 @@ class Decisions:
     rule: pd.Series  # string: the deciding rule, ``model`` or ``must_link``
     support: FloatArray  # the probability, overruled where a rule or constraint decided
     apart: Rows  # cannot-link pairs and pairs a rule forced apart
-    link_score: FloatArray  # a link's score: 1.0 for a must-link, else the probability
+    is_must: npt.NDArray[np.bool_]  # the pairs a must-link decided
+
+    def link_scores(self, probability: FloatArray, rows: npt.NDArray[np.bool_]) -> FloatArray:
+        """The score of each pair ``rows`` marks: 1.0 for a must-link, else its probability."""
+        return np.where(self.is_must[rows], 1.0, probability[rows])
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +123,7 @@ def match_probabilistic(
             judged.left[matched],
             judged.right[matched],
             judged.rule[matched],
-            decisions.link_score[matched],
+            decisions.link_scores(scores.probability, matched),
         ),
         blocking=candidates.blocked.reports,
         warnings=[*candidates.blocked.warnings, *warnings],
@@ -268,8 +272,7 @@ def decided(
     forced_apart = np.flatnonzero((verdict == -1) & ~is_must)
     cannot = constraints.cannot
     apart = (np.r_[cannot[0], left[forced_apart]], np.r_[cannot[1], right[forced_apart]])
-    link_score = np.where(is_must, 1.0, scores.probability)
-    return Decisions(decision, rule, support, apart, link_score)
+    return Decisions(decision, rule, support, apart, is_must)
 
 
 def kept_apart(
@@ -317,12 +320,12 @@ def kept_apart(
 def _deciding_rules(forced_rule: pd.Series, is_must: npt.NDArray[np.bool_]) -> pd.Series:
     """Each pair's deciding rule: ``must_link`` where a must-link decided, else the forced
     rule's name, else ``model``. A categorical: a few names over millions of pairs."""
-    codes, found = pd.factorize(forced_rule, use_na_sentinel=True)
-    names = list(dict.fromkeys([*(str(name) for name in found), MODEL_RULE, MUST_LINK_RULE]))
+    found = [str(name) for name in forced_rule.cat.categories]
+    names = list(dict.fromkeys([*found, MODEL_RULE, MUST_LINK_RULE]))
     position = {name: at for at, name in enumerate(names)}
     # The last entry is for code -1 (no forced rule): the model decided.
-    remap = np.array([*(position[str(name)] for name in found), position[MODEL_RULE]])
-    rule_codes = remap[codes]
+    remap = np.array([*(position[name] for name in found), position[MODEL_RULE]], dtype=np.int16)
+    rule_codes = remap[forced_rule.cat.codes.to_numpy()]
     rule_codes[is_must] = position[MUST_LINK_RULE]
     categories = pd.Index(names, dtype="string")
     return pd.Series(pd.Categorical.from_codes(rule_codes, categories=categories))

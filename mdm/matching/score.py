@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.special import expit
 
 from mdm.config.match_spec import MatchMethod, MatchRuleSpec, MatchSpec, RuleAction
-from mdm.matching.compare import EXACT
+from mdm.matching.compare import EXACT, PAIRS_AT_ONCE
 from mdm.matching.comparisons import ELSE, NULL, Comparison
 from mdm.matching.encoded import EncodedRecords
 from mdm.matching.model import ComparisonModel, FellegiSunterModel
@@ -75,7 +75,39 @@ def match_weights(
     A term-frequency adjusted comparison weighs an exact match by the value's own frequency
     (``records.shares``; the shares among ``records`` for a field without given shares)
     instead of the average u: ``log2(m / max(frequency, tf_minimum_u))``.
+
+    Pairs are weighed ``PAIRS_AT_ONCE`` at a time: each pair's sum is the same, and the
+    temporary arrays stay the size of a slice.
     """
+    shares = _tf_shares(model, comparisons, records)
+    total = np.empty(levels.shape[1], dtype=np.float64)
+    for start in range(0, levels.shape[1], PAIRS_AT_ONCE):
+        at = slice(start, start + PAIRS_AT_ONCE)
+        total[at] = _weights(levels[:, at], model, comparisons, records, shares, left[at])
+    return total
+
+
+def _tf_shares(
+    model: FellegiSunterModel, comparisons: Sequence[Comparison], records: EncodedRecords
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Each term-frequency adjusted field's value shares, computed once for all slices."""
+    shares: dict[str, npt.NDArray[np.float64]] = {}
+    for comparison, fitted in zip(comparisons, model.comparisons, strict=True):
+        field = comparison.field
+        if fitted.tf_adjust and field in records.fields and field not in shares:
+            given = records.shares.get(field)
+            shares[field] = records.values(field).frequencies() if given is None else given
+    return shares
+
+
+def _weights(
+    levels: npt.NDArray[np.int8],
+    model: FellegiSunterModel,
+    comparisons: Sequence[Comparison],
+    records: EncodedRecords,
+    shares: Mapping[str, npt.NDArray[np.float64]],
+    left: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
     total = np.full(levels.shape[1], model.prior_weight, dtype=np.float64)
     context_by = within_context(levels, model, comparisons)
     for index, (comparison, fitted) in enumerate(zip(comparisons, model.comparisons, strict=True)):
@@ -86,12 +118,11 @@ def match_weights(
         if context_by is not None and fitted.u_context is not None:
             local = (context_by >= 0) & (context_by != index)
             weight = np.where(local, fitted.context_weight_table()[levels[index]], weight)
-        if fitted.tf_adjust and comparison.field in records.fields:
-            values = records.values(comparison.field)
-            shares = records.shares.get(comparison.field)
-            if shares is None:
-                shares = values.frequencies()
-            adjust = tf_adjustment(levels[index], comparison, fitted, values.codes, shares, left)
+        if comparison.field in shares and fitted.tf_adjust:
+            codes = records.values(comparison.field).codes
+            adjust = tf_adjustment(
+                levels[index], comparison, fitted, codes, shares[comparison.field], left
+            )
             if local is not None:
                 adjust[local] = 0.0
             weight = weight + adjust
@@ -151,22 +182,41 @@ def forced_by_rules(
     comparisons: Sequence[Comparison] = (),
 ) -> tuple[npt.NDArray[np.int8], pd.Series]:
     """The deterministic rules' verdict per pair: +1 forced match, -1 forced non-match, 0 none,
-    and the name of the deciding rule (NA when none). A forced non-match beats a forced match;
-    among rules of one action, the first in the file names the pair. ``unlike`` rules read the
+    and the name of the deciding rule (a categorical of the rules' names, NA when none). A
+    forced non-match beats a forced match; among rules of one action, the first in the file
+    names the pair. ``unlike`` rules read the
     pairs' ``levels`` (comparisons, pairs) of ``comparisons``."""
     verdict = np.zeros(len(left), dtype=np.int8)
-    names = np.full(len(left), None, dtype=object)
-    for action, code in ((RuleAction.MATCH, 1), (RuleAction.NON_MATCH, -1)):
-        for rule in reversed([r for r in rules if r.action is action]):
-            holds = np.ones(len(left), dtype=bool)
-            for field in rule.fields:
-                holds &= _field_holds(rule, field, values[field], left, right, levels, comparisons)
-            for field in rule.unless:
-                codes = values[field].codes
-                holds &= ~((codes[left] >= 0) & (codes[left] == codes[right]))
-            verdict[holds] = code
-            names[holds] = rule.name
-    return verdict, pd.Series(pd.array(names, dtype="string"))
+    names = list(dict.fromkeys(rule.name for rule in rules))
+    # A rule's position among the names per pair (-1: none), not a string per pair.
+    deciding = np.full(len(left), -1, dtype=np.int16)
+    for start in range(0, len(left), PAIRS_AT_ONCE):  # the gathered codes stay a slice's
+        at = slice(start, start + PAIRS_AT_ONCE)
+        part_levels = None if levels is None else levels[:, at]
+        for action, code in ((RuleAction.MATCH, 1), (RuleAction.NON_MATCH, -1)):
+            for rule in reversed([r for r in rules if r.action is action]):
+                holds = _rule_holds(rule, values, left[at], right[at], part_levels, comparisons)
+                verdict[at][holds] = code
+                deciding[at][holds] = names.index(rule.name)
+    categories = pd.Index(names, dtype="string")
+    return verdict, pd.Series(pd.Categorical.from_codes(deciding, categories=categories))
+
+
+def _rule_holds(
+    rule: MatchRuleSpec,
+    values: Mapping[str, FieldValues],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int8] | None,
+    comparisons: Sequence[Comparison],
+) -> npt.NDArray[np.bool_]:
+    holds = np.ones(len(left), dtype=bool)
+    for field in rule.fields:
+        holds &= _field_holds(rule, field, values[field], left, right, levels, comparisons)
+    for field in rule.unless:
+        codes = values[field].codes
+        holds &= ~((codes[left] >= 0) & (codes[left] == codes[right]))
+    return holds
 
 
 def _field_holds(

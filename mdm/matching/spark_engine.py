@@ -607,7 +607,7 @@ def _match(
             left[matched],
             right[matched],
             judged.rule[matched],
-            decisions.link_score[matched],
+            decisions.link_scores(scores.probability, matched),
         ),
         blocking=blocking.reports,
         warnings=[*blocking.warnings, *warnings],
