@@ -25,7 +25,7 @@ from mdm.store import open_store
 def test_a_match_in_slices_of_pairs_is_the_match_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = demo_project(tmp_path / "demo", accounts=150)
+    project = demo_project(tmp_path / "demo", accounts=100)
     pipeline.run(project, command="ingest", resolve=False, export=False)
     store = open_store(project.store_url)
     try:
