@@ -64,7 +64,7 @@ class Decisions:
     clustering needs: the support it weighs and the pairs it must keep apart."""
 
     decision: Int8Array
-    rule: pd.Series  # string: the deciding rule, ``model`` or ``must_link``
+    rule: pd.Series  # categorical: a forced rule's name, ``model`` or ``must_link``
     support: FloatArray  # the probability, overruled where a rule or constraint decided
     apart: Rows  # cannot-link pairs and pairs a rule forced apart
     is_must: npt.NDArray[np.bool_]  # the pairs a must-link decided

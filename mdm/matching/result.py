@@ -71,7 +71,7 @@ class ScoredPairs:
     decision: npt.NDArray[np.int8]
     weights: npt.NDArray[np.float64]
     probability: npt.NDArray[np.float64]
-    rule: pd.Series  # string: the deciding rule, ``model`` or ``must_link``
+    rule: pd.Series  # the deciding rule's name (text or categorical), ``model`` or ``must_link``
     levels: npt.NDArray[np.int8]  # (comparisons, pairs)
 
 
