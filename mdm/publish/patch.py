@@ -195,6 +195,9 @@ class _OldFile:
             self.anchors = _checked(handle, header, self.size, anchors)
         self._starts: dict[int, npt.NDArray[np.int64]] = {}
         self._anchor_keys: dict[int, Key] = {}
+        # The bytes of the stretch last entered (its start, its bytes): a search reads its
+        # keys, and the patch copies its records, from memory (changed keys come in order).
+        self._entered: tuple[int, bytes] = (0, b"")
 
     @property
     def stretches(self) -> int:
@@ -208,9 +211,22 @@ class _OldFile:
         found = self._starts.get(stretch)
         if found is None:
             start, end = int(self.anchors[stretch]), self.end(stretch)
-            found = _stretch_starts(self.handle, start, end)
+            data = os.pread(self.handle.fileno(), end - start, start)
+            found = _stretch_starts(data, start, end)
             self._starts[stretch] = found
+            self._entered = (start, data)
         return found
+
+    def held(self, start: int, end: int) -> bytes | None:
+        """The bytes ``start`` to ``end`` if the stretch last entered holds them."""
+        first, data = self._entered
+        if first <= start and end <= first + len(data):
+            return data[start - first : end - first]
+        return None
+
+    def read(self, start: int, end: int) -> bytes:
+        held = self.held(start, end)
+        return held if held is not None else os.pread(self.handle.fileno(), end - start, start)
 
     def offset(self, position: Position) -> int:
         stretch, record = self.normal(position)
@@ -221,7 +237,7 @@ class _OldFile:
         starts = self.starts(stretch)
         start = int(starts[record])
         end = int(starts[record + 1]) if record + 1 < len(starts) else self.end(stretch)
-        return _key_of(os.pread(self.handle.fileno(), end - start, start), self.width)
+        return _key_of(self.read(start, end), self.width)
 
     def anchor_key(self, stretch: int) -> Key:
         """The key of a stretch's first record, read without finding where the others start
@@ -302,10 +318,10 @@ def _first_record(handle: IO[bytes], start: int, end: int) -> bytes:
         length *= 4
 
 
-def _stretch_starts(handle: IO[bytes], start: int, end: int) -> npt.NDArray[np.int64]:
+def _stretch_starts(read: bytes, start: int, end: int) -> npt.NDArray[np.int64]:
     """The record starts between ``start`` (a record's) and ``end`` (the next anchor's, or the
-    end of the file)."""
-    data = np.frombuffer(os.pread(handle.fileno(), end - start, start), dtype=np.uint8)
+    end of the file), in ``read``: the file's bytes from ``start`` to ``end``."""
+    data = np.frombuffer(read, dtype=np.uint8)
     if len(data) != end - start:
         raise _CannotPatch  # the file is shorter than its marker says
     quotes = np.flatnonzero(data == ord('"'))
@@ -401,6 +417,11 @@ class _Written:
             if found >= len(moved):
                 break
             self.anchors.append(int(moved[found]))
+        held = old.held(start, end)
+        if held is not None:  # inside the stretch in memory: no call to the system
+            self.out.write(held)
+            self.length += end - start
+            return
         self.out.flush()
         position = start
         while position < end:
