@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from first_runs import first_run
 from typer.testing import CliRunner, Result
 
 from mdm import cli
@@ -144,16 +145,20 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def project(tmp_path: Path, store_url: str) -> Path:
     """The project after its first run."""
-    directory = tmp_path / "p"
-    directory.mkdir()
-    (directory / "mdm.toml").write_text(PROJECT.format(url=store_url), encoding="utf-8")
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    write_csv(directory / "data" / "accounts.csv", ACCOUNTS)
-    write_csv(directory / "data" / "contacts.csv", CONTACTS)
-    write_csv(directory / "data" / "leads.csv", LEADS)
-    ran = mdm("run", "-p", str(directory))
-    assert ran.exit_code == 0, ran.output
-    return directory
+
+    def prepare(folder: Path) -> None:
+        folder.mkdir()
+        (folder / "mdm.toml").write_text(PROJECT.format(url=store_url), encoding="utf-8")
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+        write_csv(folder / "data" / "accounts.csv", ACCOUNTS)
+        write_csv(folder / "data" / "contacts.csv", CONTACTS)
+        write_csv(folder / "data" / "leads.csv", LEADS)
+
+    def run(folder: Path) -> None:
+        ran = mdm("run", "-p", str(folder))
+        assert ran.exit_code == 0, ran.output
+
+    return first_run(tmp_path / "p", store_url, "analysts", prepare, run).root
 
 
 def mdm(*args: str) -> Result:

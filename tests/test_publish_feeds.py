@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from invariants_helper import set_store_url
+from first_runs import first_run
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
@@ -50,13 +50,12 @@ runner = CliRunner()
 @pytest.fixture
 def project(tmp_path: Path, store_url: str) -> Iterator[Path]:
     """The demo project for 20 organisations on the store of ``store_url``, run once."""
-    directory = tmp_path / "project"
-    generate_demo(directory, accounts=20, seed=5, faults=False)
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    if store_url.startswith("postgresql"):
-        set_store_url(directory, store_url)
-    mdm(directory, "run")
-    yield directory
+
+    def prepare(folder: Path) -> None:
+        generate_demo(folder, accounts=20, seed=5, faults=False)
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+
+    yield first_run(tmp_path / "project", store_url, "feeds", prepare, lambda f: mdm(f, "run")).root
 
 
 def mdm(project: Path, *arguments: str, code: int = 0) -> Result:

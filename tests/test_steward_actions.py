@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from crm_project import CRM_ACCOUNTS_TOML
-from invariants_helper import assert_store_invariants, set_store_url
+from first_runs import first_run
+from invariants_helper import assert_store_invariants
 from typer.testing import CliRunner, Result
 
 from mdm import cli, pipeline, stewardship
@@ -99,13 +100,12 @@ def two(project: Project) -> tuple[str, str]:
 def demo(tmp_path: Path, store_url: str) -> Project:
     """The demo's 40 organisations (probabilistic matching), run once: its review queue holds
     an account pair and two contact pairs."""
-    directory = tmp_path / "demo"
-    generate_demo(directory, accounts=40, seed=3, faults=False)
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    set_store_url(directory, store_url)
-    project = load_project(directory)
-    pipeline.run(project)
-    return project
+
+    def prepare(folder: Path) -> None:
+        generate_demo(folder, accounts=40, seed=3, faults=False)
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+
+    return first_run(tmp_path / "demo", store_url, "steward demo", prepare)
 
 
 # ---- reading the store -----------------------------------------------------------------------

@@ -19,11 +19,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from first_runs import first_run
 from pydantic import BaseModel
 from sqlalchemy import Connection, inspect, text
 
-from mdm import pipeline, stewardship
-from mdm.config import load_project
+from mdm import stewardship
 from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.errors import MdmError
@@ -48,13 +48,12 @@ from mdm.views import (
 @pytest.fixture
 def demo(tmp_path: Path, store_url: str) -> Project:
     """A demo project after a run, a steward's merge of two golden accounts and a pin."""
-    directory = tmp_path / "shop"
-    generate_demo(directory, accounts=40)
-    toml = directory / "mdm.toml"
-    toml.write_text(toml.read_text().replace("sqlite:///mdm.db", store_url))
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    project = load_project(directory)
-    pipeline.run(project)
+
+    def prepare(folder: Path) -> None:
+        generate_demo(folder, accounts=40)
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+
+    project = first_run(tmp_path / "shop", store_url, "demo with faults", prepare)
     xref = exported(project, "xref")
     accounts = xref[xref["golden_id"].str.startswith("A-")].drop_duplicates("golden_id")
     first, second = (f"{s}:{k}" for s, k in accounts[["source", "source_key"]].head(2).values)

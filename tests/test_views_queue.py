@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from first_runs import first_run
 from sqlalchemy import Connection, event, text
 
 from mdm import pipeline, stewardship
@@ -36,16 +37,16 @@ REVIEW_FROM = 0.01  # a wide review band: a queue of a dozen items on 150 organi
 
 
 def make_project(directory: Path, store_url: str, accounts: int = 150) -> Project:
-    """A demo project on ``store_url`` with a wide review band, after its first run."""
-    generate_demo(directory, accounts=accounts, seed=5, faults=False)
-    toml = directory / "mdm.toml"
-    toml.write_text(toml.read_text().replace("sqlite:///mdm.db", store_url))
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    for entity in Entity:
-        set_threshold(directory, entity, "review", REVIEW_FROM)
-    project = load_project(directory)
-    pipeline.run(project)
-    return project
+    """A demo project on ``store_url`` with a wide review band, after its first run (a copy of
+    the one run once per test process)."""
+
+    def prepare(folder: Path) -> None:
+        generate_demo(folder, accounts=accounts, seed=5, faults=False)
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+        for entity in Entity:
+            set_threshold(folder, entity, "review", REVIEW_FROM)
+
+    return first_run(directory, store_url, ("wide review band", accounts), prepare)
 
 
 def set_threshold(directory: Path, entity: Entity, name: str, value: float) -> None:

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from first_runs import first_run
 from sqlalchemy import text
 
-from mdm import pipeline
-from mdm.config import load_project
 from mdm.config.specs import Project
 from mdm.demo import generate_demo
 from mdm.project_files import DEFAULT_RULES
@@ -27,14 +26,14 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def demo_project(directory: Path, store_url: str, accounts_count: int = 40) -> Project:
-    """A demo project after its first run, with a review queue."""
-    generate_demo(directory, accounts=accounts_count, faults=False)
-    toml = directory / "mdm.toml"
-    toml.write_text(toml.read_text().replace("sqlite:///mdm.db", store_url))
-    shutil.copytree(DEFAULT_RULES, directory / "rules")
-    project = load_project(directory)
-    pipeline.run(project)
-    return project
+    """A demo project after its first run, with a review queue (a copy of the one run once per
+    test process)."""
+
+    def prepare(folder: Path) -> None:
+        generate_demo(folder, accounts=accounts_count, faults=False)
+        shutil.copytree(DEFAULT_RULES, folder / "rules")
+
+    return first_run(directory, store_url, ("web demo", accounts_count), prepare)
 
 
 def add_people(project: Project) -> None:
