@@ -86,9 +86,7 @@ def lookup_golden(
     connection: Connection, entity: Entity, texts: pd.Series | npt.NDArray[np.object_]
 ) -> pd.DataFrame:
     """text, golden_id of every live record that has one of the key ``texts``."""
-    distinct = pd.unique(pd.Series(texts, dtype=object).dropna())
-    text_of = pd.Series(distinct, index=hashed(distinct))
-    text_of = text_of[~text_of.index.duplicated()]
+    text_of = _texts_by_hash(texts)
     found = record_index.golden_ids_with_keys(connection, entity, text_of.index.tolist())
     return pd.DataFrame(
         {
@@ -96,6 +94,14 @@ def lookup_golden(
             "golden_id": found["golden_id"].to_numpy(dtype=object),
         }
     )
+
+
+def _texts_by_hash(texts: pd.Series | npt.NDArray[np.object_]) -> pd.Series:
+    """The distinct key ``texts`` by their hash (a text whose hash an earlier one has is left
+    out)."""
+    distinct = pd.unique(pd.Series(texts, dtype=object).dropna())
+    text_of = pd.Series(distinct, index=hashed(distinct))
+    return text_of[~text_of.index.duplicated()]
 
 
 # Value shares move in steps of a quarter bit: a value's count and its comparison's population
@@ -209,9 +215,13 @@ def _account_by_name(connection: Connection, companies: pd.Series) -> pd.Series:
 def _account_by(connection: Connection, kind: KeyKind, values: pd.Series) -> pd.Series:
     """Value (match form) -> golden account, for the names or domains (``kind``) that only one
     golden account has, among ``values``."""
-    owners = accounts_with(connection, kind, values).drop_duplicates()
-    unique = owners[~owners["value"].duplicated(keep=False)]
-    return pd.Series(unique["golden_id"].to_numpy(), index=unique["value"].to_numpy(), dtype=object)
+    text_of = _texts_by_hash(value_texts(kind, values))
+    found = record_index.sole_golden_ids_with_keys(
+        connection, Entity.ACCOUNT, text_of.index.tolist()
+    )
+    prefix = len(key_text(kind) + SEPARATOR)
+    owned = text_of.reindex(found["key"].to_numpy()).str.slice(prefix).to_numpy()
+    return pd.Series(found["golden_id"].to_numpy(dtype=object), index=owned, dtype=object)
 
 
 def accounts_with(connection: Connection, kind: KeyKind, values: pd.Series) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, func, select
 
 from mdm.schema import Entity
 from mdm.store.bulk import (
@@ -247,6 +247,27 @@ def golden_ids_with_keys(
     statement = (
         select(keyed.c.key, xref.c.golden_id).select_from(joined).where(keyed.c.entity == entity)
     )
+    found = read_in(connection, statement, keyed.c.key, [int(k) for k in keys])
+    return found.astype({"key": "int64"})
+
+
+def sole_golden_ids_with_keys(
+    connection: Connection, entity: Entity, keys: Sequence[int]
+) -> pd.DataFrame:
+    """key, golden_id of each of ``keys`` that the live records of one golden record only
+    have (keys of several golden records are left out): ``golden_ids_with_keys`` grouped by
+    key in the database, so a name hundreds of records share comes back as one row."""
+    keyed, xref = table_of(RecordKey), table_of(Xref)
+    joined = keyed.join(xref, xref.c.record_id == keyed.c.record_id)
+    first = func.min(xref.c.golden_id)
+    statement = (
+        select(keyed.c.key, first.label("golden_id"))
+        .select_from(joined)
+        .where(keyed.c.entity == entity)
+        .group_by(keyed.c.key)
+        .having(first == func.max(xref.c.golden_id))
+    )
+    # Each IN list holds whole keys, so each key's group is whole in one of them.
     found = read_in(connection, statement, keyed.c.key, [int(k) for k in keys])
     return found.astype({"key": "int64"})
 
