@@ -242,13 +242,7 @@ def golden_ids_with_keys(
     a run's records before their entity is resolved, and their xref rows when it is written;
     no lookup happens in between), so they join on it directly: joining through the record's
     row, which holds its attributes, would read a page of the largest table per key."""
-    keyed, xref = table_of(RecordKey), table_of(Xref)
-    joined = keyed.join(xref, xref.c.record_id == keyed.c.record_id)
-    statement = (
-        select(keyed.c.key, xref.c.golden_id).select_from(joined).where(keyed.c.entity == entity)
-    )
-    found = read_in(connection, statement, keyed.c.key, [int(k) for k in keys])
-    return found.astype({"key": "int64"})
+    return _keyed_golden_ids(connection, entity, keys, sole=False)
 
 
 def sole_golden_ids_with_keys(
@@ -257,17 +251,23 @@ def sole_golden_ids_with_keys(
     """key, golden_id of each of ``keys`` that the live records of one golden record only
     have (keys of several golden records are left out): ``golden_ids_with_keys`` grouped by
     key in the database, so a name hundreds of records share comes back as one row."""
+    return _keyed_golden_ids(connection, entity, keys, sole=True)
+
+
+def _keyed_golden_ids(
+    connection: Connection, entity: Entity, keys: Sequence[int], *, sole: bool
+) -> pd.DataFrame:
     keyed, xref = table_of(RecordKey), table_of(Xref)
     joined = keyed.join(xref, xref.c.record_id == keyed.c.record_id)
-    first = func.min(xref.c.golden_id)
+    golden_id = func.min(xref.c.golden_id) if sole else xref.c.golden_id
     statement = (
-        select(keyed.c.key, first.label("golden_id"))
+        select(keyed.c.key, golden_id.label("golden_id"))
         .select_from(joined)
         .where(keyed.c.entity == entity)
-        .group_by(keyed.c.key)
-        .having(first == func.max(xref.c.golden_id))
     )
-    # Each IN list holds whole keys, so each key's group is whole in one of them.
+    if sole:
+        # Each IN list holds whole keys, so each key's group is whole in one of them.
+        statement = statement.group_by(keyed.c.key).having(golden_id == func.max(xref.c.golden_id))
     found = read_in(connection, statement, keyed.c.key, [int(k) for k in keys])
     return found.astype({"key": "int64"})
 
