@@ -1,6 +1,6 @@
-"""The spark engine gives exactly the local engine's answers: the same match results with 1, 3
-and 8 partitions, and after whole runs (full, then a nightly delta) with 1, 3 and 8 partitions
-the same golden records, xref, lineage and review queue.
+"""The spark engine gives exactly the local engine's answers: the same match results with 1 and
+8 partitions and a delta's partner search with 3, and after whole runs (a full run on 8
+partitions, then a nightly delta on 3) the same golden records, xref, lineage and review queue.
 
 Spark runs in ``local[2]``, on the test session's one Spark (``spark`` in conftest.py: a JVM
 start costs seconds). The tests skip when PySpark or Java is missing, except under CI=true,
@@ -38,7 +38,10 @@ from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
 from mdm.store import open_store
 
-PARTITIONS = (1, 3, 8)
+# A full match on one partition and on more than the data needs; a delta's partner search on
+# a count between them. Each match on Spark costs seconds: every count of each would double it.
+FULL_PARTITIONS = (1, 8)
+DELTA_PARTITIONS = 3
 
 
 def demo_project(directory: Path, accounts: int) -> Project:
@@ -75,10 +78,13 @@ def assert_same_result(local: MatchResult, spark: MatchResult, where: str) -> No
 
 
 @pytest.mark.spark
-def test_match_results_with_1_3_and_8_partitions(spark: Any, tmp_path: Path) -> None:
+def test_match_results_with_1_and_8_partitions_and_a_delta_with_3(
+    spark: Any, tmp_path: Path
+) -> None:
     """The contacts of a demo project of a few thousand records (the entity with every part:
     a context model, term frequencies, forced rules), trained from the records: the same
-    model, pairs, probabilities, links and clusters, however Spark splits the work. The max
+    model, pairs, probabilities, links and clusters, however Spark splits the work (1 and 8
+    partitions; a delta's partner search on 3). The max
     block size is lowered so that oversized blocks (skipped, with their warning) are part of
     it; steward constraints too. And scoring with the saved model in a delta's partner
     search (pairs touching the new records only). Accounts: in the whole runs below."""
@@ -120,61 +126,58 @@ def test_match_results_with_1_3_and_8_partitions(spark: Any, tmp_path: Path) -> 
     delta = {"model": local.model, "new": new}
     local_delta = LocalEngine().match(frame, spec, **options, **delta)
     assert 0 < local_delta.candidate_pairs < local.candidate_pairs
-    for partitions in PARTITIONS:
-        engine = SparkEngine(spark_settings(partitions))
-        result = engine.match(frame, spec, **options)
+    for partitions in FULL_PARTITIONS:
+        result = SparkEngine(spark_settings(partitions)).match(frame, spec, **options)
         assert_same_result(local, result, f"{entity}, {partitions} partitions")
-        result = engine.match(frame, spec, **options, **delta)
-        assert_same_result(
-            local_delta, result, f"{entity}, a delta's partners, {partitions} partitions"
-        )
+    result = SparkEngine(spark_settings(DELTA_PARTITIONS)).match(frame, spec, **options, **delta)
+    assert_same_result(
+        local_delta, result, f"{entity}, a delta's partners, {DELTA_PARTITIONS} partitions"
+    )
 
 
 @pytest.mark.spark
-def test_whole_runs_with_3_and_8_partitions_full_and_delta(spark: Any, tmp_path: Path) -> None:
-    """Whole runs of one demo project, copied once per engine and partition count: after the
-    first (full) run and after a night of changes (a delta run), the exported golden records,
-    xref, lineage and review queue of each spark project (3 and 8 partitions) are the local
-    project's; each spark project's matching ran on Spark, in its partitions. The 8-partition
-    project's file says engine = "local": it is run as `mdm run --engine spark`. (One
-    partition is the match test's above: a whole run adds nothing a partition count changes.)"""
+def test_whole_runs_on_spark_full_then_delta_are_the_local_runs(spark: Any, tmp_path: Path) -> None:
+    """Whole runs of one demo project, copied once per engine: after the first (full) run and
+    after a night of changes (a delta run), the exported golden records, xref, lineage and
+    review queue of the spark project are the local project's, and its matching ran on Spark,
+    in its partitions. The full run is `mdm run --engine spark` on a project file that says
+    engine = "local" and 8 partitions; the delta is a run of a file that says engine = "spark"
+    and 3 partitions. (One partition is the match test's above: a whole run adds nothing a
+    partition count changes.)"""
     generated = tmp_path / "generated"
     generate_demo(generated, accounts=150, seed=5, faults=False)
     shutil.copytree(DEFAULT_RULES, generated / "rules")
-
-    def copied(name: str, engine: str, partitions: int = 2) -> Project:
-        shutil.copytree(generated, tmp_path / name)
-        return use_engine(load_project(tmp_path / name), engine, partitions)
-
-    local = copied("local", "local")
-    on_spark = {n: copied(f"spark-{n}", "spark" if n != 8 else "local", n) for n in (3, 8)}
-    assert [(p.spec.engine, p.spec.spark.partitions) for p in on_spark.values()] == [
-        ("spark", 3),
-        ("local", 8),
-    ]
+    shutil.copytree(generated, tmp_path / "local")
+    shutil.copytree(generated, tmp_path / "spark")
+    local = use_engine(load_project(tmp_path / "local"), "local", 2)
     tracker = spark.sparkContext.statusTracker()
     for night, changes in enumerate([[], [night_2, night_4]]):
         for change in changes:
-            for project in (local, *on_spark.values()):
-                change(project.root, np.random.default_rng(night))
+            for root in (local.root, tmp_path / "spark"):
+                change(root, np.random.default_rng(night))
         assert pipeline.run(local).full == (night == 0)
         expected = snapshot(local, tmp_path / f"local-out-{night}")
         assert len(expected["xref"]) > 500
-        for partitions, project in on_spark.items():
-            jobs = len(tracker.getJobIdsForGroup(None))
-            if project.spec.engine == "local":
-                ran = CliRunner().invoke(app, ["run", "-p", str(project.root), "--engine", "spark"])
-                assert ran.exit_code == 0, ran.output
-            else:
-                assert pipeline.run(project).full == (night == 0)
-            assert len(tracker.getJobIdsForGroup(None)) > jobs
-            assert spark.conf.get("spark.sql.shuffle.partitions") == str(partitions)
-            found = snapshot(project, tmp_path / f"spark-{partitions}-out-{night}")
-            where = f"{partitions} partitions, night {night}"
-            for name, frame in expected.items():
-                pd.testing.assert_frame_equal(
-                    frame, found[name], check_exact=True, obj=f"{name}, {where}"
-                )
+        jobs = len(tracker.getJobIdsForGroup(None))
+        (tmp_path / "spark" / "mdm.toml").write_text(
+            (generated / "mdm.toml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        if night == 0:
+            project = use_engine(load_project(tmp_path / "spark"), "local", 8)
+            ran = CliRunner().invoke(app, ["run", "-p", str(project.root), "--engine", "spark"])
+            assert ran.exit_code == 0, ran.output
+        else:
+            project = use_engine(load_project(tmp_path / "spark"), "spark", 3)
+            assert not pipeline.run(project).full
+        partitions = project.spec.spark.partitions
+        assert len(tracker.getJobIdsForGroup(None)) > jobs
+        assert spark.conf.get("spark.sql.shuffle.partitions") == str(partitions)
+        found = snapshot(project, tmp_path / f"spark-out-{night}")
+        where = f"{partitions} partitions, night {night}"
+        for name, frame in expected.items():
+            pd.testing.assert_frame_equal(
+                frame, found[name], check_exact=True, obj=f"{name}, {where}"
+            )
 
 
 def without_pyspark(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
