@@ -248,6 +248,30 @@ def test_a_frame_larger_than_a_slice_is_stored_whole(
         store.close()
 
 
+@pytest.mark.parametrize("parameters", [1, 10, 999])
+def test_sqlite_inserts_many_rows_per_statement_and_stores_each_row_once(
+    parameters: int, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """SQLite takes as many rows per INSERT as its parameters allow (here 1, 3 or 333 rows of
+    three values), several such statements per executemany, then the rows left over: each row
+    of the frame is stored once, whatever the sizes. A row stored twice would break the search
+    keys' unique constraint; a row left out would be missing below."""
+    monkeypatch.setattr(bulk, "SQLITE_PARAMETERS", parameters)
+    monkeypatch.setattr(bulk, "WRITE_BATCH", 7)
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    migrate_store(url, 0)
+    store = open_store(url, writing=True)
+    rows = _search_rows(50)
+    try:
+        with store.transaction() as connection:
+            connection.exec_driver_sql("DELETE FROM search_key")
+            insert_frame(connection, SearchKey, rows)
+        with store.transaction() as connection:
+            pd.testing.assert_frame_equal(_stored_search_rows(connection), rows)
+    finally:
+        store.close()
+
+
 def test_a_failure_in_a_later_slice_stores_none_of_the_frame(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
