@@ -8,15 +8,21 @@ display form falls back to the value as given, lower case. A value is valid when
 from __future__ import annotations
 
 import functools
-
-import tldextract
+from typing import TYPE_CHECKING
 
 from mdm.standardize.email_address import MAILTO
 from mdm.standardize.text import collapse, none_if_empty
 
+if TYPE_CHECKING:
+    import tldextract
+
 
 @functools.cache
 def _extractor() -> tldextract.TLDExtract:
+    # Imported when a domain is first looked up: a run that standardizes no website or email
+    # (a delta of a few records, `mdm status`) does not pay its start-up.
+    import tldextract
+
     # The bundled public-suffix snapshot only: never fetch, never write a cache.
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
