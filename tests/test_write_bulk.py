@@ -235,17 +235,7 @@ def test_a_frame_larger_than_a_slice_is_stored_whole(
 ) -> None:
     monkeypatch.setattr(bulk, "INSERT_ROWS", 7)
     url = f"sqlite:///{tmp_path / 'mdm.db'}" if store_kind == "sqlite" else postgres_url
-    migrate_store(url, 0)
-    store = open_store(url, writing=True)
-    rows = _search_rows(50)
-    try:
-        with store.transaction() as connection:
-            connection.exec_driver_sql("DELETE FROM search_key")
-            insert_frame(connection, SearchKey, rows)
-        with store.transaction() as connection:
-            pd.testing.assert_frame_equal(_stored_search_rows(connection), rows)
-    finally:
-        store.close()
+    assert_search_rows_stored_whole(url, _search_rows(50))
 
 
 @pytest.mark.parametrize("parameters", [1, 10, 999])
@@ -258,10 +248,14 @@ def test_sqlite_inserts_many_rows_per_statement_and_stores_each_row_once(
     keys' unique constraint; a row left out would be missing below."""
     monkeypatch.setattr(bulk, "SQLITE_PARAMETERS", parameters)
     monkeypatch.setattr(bulk, "WRITE_BATCH", 7)
-    url = f"sqlite:///{tmp_path / 'many.db'}"
+    assert_search_rows_stored_whole(f"sqlite:///{tmp_path / 'many.db'}", _search_rows(50))
+
+
+def assert_search_rows_stored_whole(url: str, rows: pd.DataFrame) -> None:
+    """``rows`` inserted in one transaction into a new store's emptied search keys are
+    exactly what the table then holds."""
     migrate_store(url, 0)
     store = open_store(url, writing=True)
-    rows = _search_rows(50)
     try:
         with store.transaction() as connection:
             connection.exec_driver_sql("DELETE FROM search_key")
