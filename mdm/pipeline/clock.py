@@ -54,8 +54,12 @@ def release_memory() -> None:
 
     glibc keeps the pages a freed array leaves in the middle of its heap; the next stage's
     arrays then take new pages beside them. At a million records the contact stages peaked
-    about 1.8 GB higher without this."""
-    gc.collect()
+    about 1.8 GB higher without this.
+
+    Only the young generations are collected: a stage's cycles (a frame and its views) die
+    young, and a 300k-record run found the same objects so, in 0.3 s in all against 4.3 s for
+    full collections, which walk every container the run keeps alive."""
+    gc.collect(1)
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 
