@@ -31,6 +31,7 @@ from mdm.pipeline.models import RunModels
 from mdm.pipeline.resolve import EntitySummary, resolve_entity
 from mdm.pipeline.scope import AccountDependents, account_dependents, unresolved
 from mdm.publish.export import ExportFormat, export_master, export_store
+from mdm.publish.split import SecondProcess
 from mdm.schema import Entity, RunStatus
 from mdm.sources import SourceLoad, check_source, read_source
 from mdm.store import Store, database, golden, marks, open_store, runs
@@ -144,7 +145,14 @@ def _export(store: Store, project: Project, summary: RunSummary, clock: RunClock
     with clock.stage("export") as stage:
         with store.transaction() as connection:
             # A run's export patches the previous one with what changed (a delta: a few rows).
-            exported = export_master(connection, project.exports_dir, ExportFormat.CSV, patch=True)
+            # Under the writer lock: a second process reads the same master as this one.
+            exported = export_master(
+                connection,
+                project.exports_dir,
+                ExportFormat.CSV,
+                patch=True,
+                second_process=SecondProcess(project.store_url),
+            )
             summary.exports = str(exported)
         stage.counts = summary.exports
     summary.stages = clock.timings

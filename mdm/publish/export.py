@@ -26,10 +26,21 @@ from sqlalchemy import Connection
 
 from mdm import failpoints
 from mdm.errors import MdmError, Reason
+from mdm.log import logger
 from mdm.publish.filters import ExportFilter, ResolvedFilter, resolve_filter
 from mdm.publish.folder import read_marker, replace_folder, sync_file
 from mdm.publish.mask import Masker, Unmasker, masked_columns, row_masker, unmask_files
 from mdm.publish.patch import can_patch, patch_csv, thinned
+from mdm.publish.split import (
+    Part,
+    SecondProcess,
+    append_file,
+    first_rows,
+    joined_anchors,
+    later_anchors,
+    later_rows,
+    start_part,
+)
 from mdm.publish.tables import (
     ExportTable,
     Extra,
@@ -79,6 +90,7 @@ def export_master(
     chunk_rows: int = STREAM_CHUNK,
     patch: bool = False,
     options: ExportOptions | None = None,
+    second_process: SecondProcess | None = None,
 ) -> Path:
     """Replace the folder ``out`` with accounts, contacts, xref and lineage (and what
     ``options`` add, keep and mask); returns it.
@@ -87,7 +99,9 @@ def export_master(
     Each file is read from the store and written ``chunk_rows`` rows at a time; with ``patch``,
     a CSV export of this store already in ``out`` is patched with what changed since it was
     written (``mdm.publish.patch``), which gives the same files. A filter that names what the
-    store does not have is refused before anything is written.
+    store does not have is refused before anything is written. ``second_process``: a caller
+    that holds the store's writer lock lets a second process write part of a large CSV
+    export (``mdm.publish.split``).
     """
     options = options or ExportOptions()
     wanted = resolve_filter(connection, options.filter, options.project_sources)
@@ -109,7 +123,7 @@ def export_master(
     def write(folder: Path) -> list[str]:
         previous = _Previous(target, since, anchors)
         written, patched, new_anchors = _write_all(
-            connection, tables, folder, fmt, chunk_rows, previous, options
+            connection, tables, folder, fmt, chunk_rows, previous, options, second_process
         )
         marker["sizes"] = {name: (folder / name).stat().st_size for name in written}
         marker["patched"] = {"since_run": since, "files": patched} if patched else None
@@ -211,30 +225,67 @@ def _write_all(
     chunk_rows: int,
     previous: _Previous,
     options: ExportOptions,
+    second: SecondProcess | None,
 ) -> tuple[list[str], list[str], dict[str, list[int]]]:
     """Write every table into ``folder``; those that can, by patching the ``previous``
-    export. Returns the files written, those of them patched, and the anchors of the CSV
-    files of the whole master (for the next export to patch them)."""
+    export, and with ``second``, lineage's later rows by a second process if it is large.
+    Returns the files written, those of them patched, and the anchors of the CSV files of
+    the whole master (for the next export to patch them)."""
     written, patched_files = [], []
     anchors: dict[str, list[int]] = {}
-    for table in tables:
-        path = folder / f"{table.name}.{fmt}"
-        found = None
-        if previous.since is not None and can_patch(table):
-            old = previous.folder / path.name
-            found = patch_csv(
-                connection, table, old, path, previous.since, previous.anchors.get(path.name)
-            )
-        if found is None:
-            found = _write(connection, table, path, fmt, chunk_rows, options)
-        else:
-            patched_files.append(path.name)
-        if found is not None and options.is_whole_master and can_patch(table):
-            anchors[path.name] = thinned(found)
-        sync_file(path)
-        written.append(path.name)
-        failpoints.reached(f"export.wrote.{table.name}")
+    whole_csv = fmt is ExportFormat.CSV and options.is_whole_master and previous.since is None
+    part = (
+        start_part(connection, tables, folder, chunk_rows, second) if second and whole_csv else None
+    )
+    try:
+        for table in tables:
+            path = folder / f"{table.name}.{fmt}"
+            found = None
+            if previous.since is not None and can_patch(table):
+                old = previous.folder / path.name
+                found = patch_csv(
+                    connection, table, old, path, previous.since, previous.anchors.get(path.name)
+                )
+            if found is not None:
+                patched_files.append(path.name)
+            elif part is not None and table is part.table:
+                found = _write_split(connection, part, path, chunk_rows, options)
+            else:
+                found = write_table(connection, table, path, fmt, chunk_rows, options)
+            if found is not None and options.is_whole_master and can_patch(table):
+                anchors[path.name] = thinned(found)
+            sync_file(path)
+            written.append(path.name)
+            failpoints.reached(f"export.wrote.{table.name}")
+    finally:
+        if part is not None:
+            part.stop()
+            part.path.unlink(missing_ok=True)
+            part.log.unlink(missing_ok=True)
     return written, patched_files, anchors
+
+
+def _write_split(
+    connection: Connection, part: Part, path: Path, chunk_rows: int, options: ExportOptions
+) -> list[int]:
+    """Write the rows before the part's boundary into ``path``, then append the second
+    process's part (or, if it failed, the rows it was to write); the file's anchors."""
+    csv = ExportFormat.CSV
+    first = write_table(
+        connection, first_rows(part.table, part.boundary), path, csv, chunk_rows, options
+    )
+    first = first or []
+    first_size = path.stat().st_size
+    later = later_anchors(part)
+    if later is not None:
+        logger.debug("%s: rows from %s written by a second process", path.name, part.boundary)
+    else:
+        table = later_rows(part.table, part.boundary)
+        later = write_table(connection, table, part.path, csv, chunk_rows, options, header=False)
+    later_size = part.path.stat().st_size
+    append_file(part.path, path)
+    # The first anchor of a CSV file is its header's end, whether it has rows or not.
+    return joined_anchors(first, first_size, first[0], later or [], later_size)
 
 
 def _patchable_since(
@@ -286,15 +337,18 @@ def _last_run(connection: Connection) -> int | None:
     return int(done["id"].iloc[0]) if not done.empty else None
 
 
-def _write(
+def write_table(
     connection: Connection,
     table: ExportTable,
     path: Path,
     fmt: ExportFormat,
     chunk_rows: int,
     options: ExportOptions,
+    *,
+    header: bool = True,
 ) -> list[int] | None:
-    """Write the table whole; a CSV file's anchors (``mdm.publish.writers.write_csv``)."""
+    """Write the table whole; a CSV file's anchors (``mdm.publish.writers.write_csv``).
+    Without ``header``, a CSV file of the rows only (a part of a file)."""
     csv = fmt is ExportFormat.CSV
     changes = [
         change
@@ -315,7 +369,8 @@ def _write(
     statement = table.statement(spreadsheet_safe=True, raw=raw)
     anchors: list[int] = []
     with closing(stream_rows(connection, statement, chunk_rows)) as chunks:
-        write_csv(path, table.column_names, _changed(chunks, changes), anchors)
+        names = table.column_names if header else None
+        write_csv(path, names, _changed(chunks, changes), anchors)
     return anchors
 
 

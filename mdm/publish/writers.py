@@ -34,11 +34,12 @@ ANCHOR_ROWS = 1024
 
 def write_csv(
     path: Path,
-    header: Sequence[str],
+    header: Sequence[str] | None,
     chunks: Iterable[Rows],
     anchors: list[int] | None = None,
 ) -> int:
-    """Write ``header`` and the rows of ``chunks`` to ``path``; the rows written.
+    """Write ``header`` and the rows of ``chunks`` to ``path``; the rows written. A header of
+    None: the rows only (a part of a file, ``mdm.publish.split``).
 
     ``anchors``, if given, receives the byte offset where a record starts every
     ``ANCHOR_ROWS`` rows (the first: the first record's, right after the header): where a
@@ -46,7 +47,8 @@ def write_csv(
     written = 0
     with path.open("w", encoding="utf-8", newline="", buffering=WRITE_BUFFER) as handle:
         writer = csv.writer(handle, lineterminator=os.linesep)
-        writer.writerow(header)
+        if header is not None:
+            writer.writerow(header)
         for rows in chunks:
             if anchors is None:
                 writer.writerows(rows)
