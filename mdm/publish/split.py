@@ -93,12 +93,16 @@ def start_part(
         str(chunk_rows),
         str(os.getpid()),
     ]
-    # The second process passes no failpoint: the tests kill this one.
+    # The second process imports this mdm, and passes no failpoint (the tests kill this one).
+    root = str(Path(__file__).resolve().parents[2])
     environment = {
         name: value
         for name, value in os.environ.items()
         if name not in (failpoints.KILL_VARIABLE, failpoints.STOP_VARIABLE, failpoints.LOG_VARIABLE)
     }
+    environment["PYTHONPATH"] = os.pathsep.join(
+        path for path in (root, os.environ.get("PYTHONPATH", "")) if path
+    )
     with log.open("wb") as errors:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=errors, env=environment, close_fds=True
