@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ SPLIT_TABLE = "lineage"
 # Lineage rows from which a second process pays for its start (about a second of imports):
 # a store of about 100k source records has some 450k.
 SPLIT_FROM_ROWS = 400_000
+_COPY_BYTES = 1 << 24  # bytes per read when the part is appended
 # Rows of lineage this process writes more than an even share, as the other starts later
 # (at most a twentieth of them).
 _START_ROWS = 100_000
@@ -103,10 +105,15 @@ def start_part(
     environment["PYTHONPATH"] = os.pathsep.join(
         path for path in (root, os.environ.get("PYTHONPATH", "")) if path
     )
-    with log.open("wb") as errors:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=errors, env=environment, close_fds=True
-        )
+    try:
+        with log.open("wb") as errors:
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=errors, env=environment, close_fds=True
+            )
+    except OSError as error:  # no interpreter to start: this process writes everything
+        logger.warning("the export's second process could not start: %s", error)
+        log.unlink(missing_ok=True)
+        return None
     return Part(split, boundary, path, log, process)
 
 
@@ -157,17 +164,9 @@ def later_anchors(part: Part) -> list[int] | None:
 
 
 def append_file(source: Path, target: Path) -> None:
-    """Append the bytes of ``source`` to ``target`` (in the kernel where it can)."""
-    with source.open("rb") as old, target.open("r+b") as new:
-        size, position = os.fstat(old.fileno()).st_size, 0
-        end = os.fstat(new.fileno()).st_size
-        while position < size:
-            copied = os.copy_file_range(
-                old.fileno(), new.fileno(), size - position, position, end + position
-            )
-            if copied <= 0:
-                raise OSError(f"{source} ended early")
-            position += copied
+    """Append the bytes of ``source`` to ``target``."""
+    with source.open("rb") as old, target.open("ab") as new:
+        shutil.copyfileobj(old, new, _COPY_BYTES)
 
 
 def _boundary(
