@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_export_patch import FILES, _edit_contacts, _record_starts
+from test_nightly import use_store
 
 from mdm import pipeline
 from mdm.config.load import load_project
@@ -186,3 +187,26 @@ def test_a_killed_split_export_leaves_no_process_and_the_next_export_is_whole(
     _export_split(project, out)
     _assert_files_as_one_process_writes(project, out, tmp_path)
     assert sorted(path.name for path in out.parent.iterdir() if path.name.startswith(".")) == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_run_s_export_is_written_by_one_process(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+) -> None:
+    # Lineage is sorted by entity first there, not in golden id order: no split.
+    root = tmp_path / "project"
+    generate_demo(root, accounts=40, seed=5, faults=False)
+    shutil.copytree(DEFAULT_RULES, root / "rules", dirs_exist_ok=True)
+    use_store(root, postgres_url)
+    project = load_project(root / "mdm.toml")
+    monkeypatch.setattr(split, "SPLIT_FROM_ROWS", 1)
+    with caplog.at_level(logging.DEBUG, logger="mdm"):
+        pipeline.run(project)
+    assert "written by a second process" not in caplog.text
+    one = tmp_path / "one-process"
+    export_store(project.store_url, one, ExportFormat.CSV)
+    for name in FILES:
+        assert (project.exports_dir / name).read_bytes() == (one / name).read_bytes(), name
