@@ -7,8 +7,8 @@ writer lock, of the whole master into a SQLite store (``SecondProcess``). The ro
 at a golden id (lineage is in golden id order there) chosen so that both processes have about
 as many cells to write. If the second process fails, this one writes its rows itself.
 
-The second process is ``python -m mdm.publish.part_writer``; it dies with the process that started
-it, and writes into the export's staging folder, which a failed export deletes.
+The second process is ``python -m mdm.publish.part_writer``; it dies with the process that
+started it, and writes into the export's staging folder, which a failed export deletes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.sql import ColumnElement
 
 from mdm import failpoints
 from mdm.log import logger
@@ -65,7 +66,8 @@ class Part:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.process.stdout and self.process.stdout.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_part(
@@ -119,14 +121,16 @@ def start_part(
 
 def first_rows(table: ExportTable, boundary: str) -> ExportTable:
     """The table's rows before the golden id ``boundary``."""
-    golden_id = table_of(Lineage).c.golden_id
-    return dataclasses.replace(table, where=and_(table.where, golden_id < boundary))
+    return _narrowed(table, table_of(Lineage).c.golden_id < boundary)
 
 
 def later_rows(table: ExportTable, boundary: str) -> ExportTable:
     """The table's rows from the golden id ``boundary`` on."""
-    golden_id = table_of(Lineage).c.golden_id
-    return dataclasses.replace(table, where=and_(table.where, golden_id >= boundary))
+    return _narrowed(table, table_of(Lineage).c.golden_id >= boundary)
+
+
+def _narrowed(table: ExportTable, condition: ColumnElement[bool]) -> ExportTable:
+    return dataclasses.replace(table, where=and_(table.where, condition))
 
 
 def joined_anchors(
