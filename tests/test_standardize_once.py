@@ -5,9 +5,14 @@ read back (not recomputed) when its golden record is built."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -158,6 +163,46 @@ def test_long_lists_are_shared_with_a_worker_and_come_back_in_order(
     assert parallel.map_values(fn, arguments) == shared
     assert parallel._pool == []  # and not used again
     worker.stop()
+
+
+def test_a_worker_stopped_and_continued_while_it_answers_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With Python's output unbuffered (``PYTHONUNBUFFERED``, as many container images set
+    it), a worker writes its answer straight to the pipe. A stop and continue (Ctrl-Z and
+    ``fg``, a profiler) while the answer waits for room in the pipe cuts that write short; the
+    rest must still be sent, or the run waits for it for ever."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.setenv(parallel.WORKERS_VARIABLE, "1")
+    monkeypatch.setattr(parallel, "_pool", [])
+    [worker] = parallel._workers()
+    fn = CLEAN[Kind.PHONE].fn
+    # Answers of about 300 KB: far more than a pipe holds while nobody reads it.
+    arguments = [(f"{200 + i % 700} 256 {1000 + i}", "US") for i in range(20_000)]
+    pid = worker.process.pid
+    try:
+        assert worker.send(fn, arguments)
+        _wait_for(lambda: "pipe_write" in Path(f"/proc/{pid}/wchan").read_text(), "a full pipe")
+        os.kill(pid, signal.SIGSTOP)
+        _wait_for(lambda: Path(f"/proc/{pid}/stat").read_text().split()[2] == "T", "a stop")
+        os.kill(pid, signal.SIGCONT)
+        answers: list[list[object] | None] = []
+        reader = threading.Thread(target=lambda: answers.append(worker.receive()), daemon=True)
+        reader.start()
+        reader.join(timeout=60)
+        assert not reader.is_alive(), "the answer came short: this process waits for the rest"
+        assert answers == [parallel.apply(fn, arguments)]
+        assert not worker.failed
+    finally:
+        worker.process.kill()
+        worker.stop()
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within a minute"
+        time.sleep(0.01)
 
 
 def test_a_run_stores_display_forms_and_reads_them_back(tmp_path: Path) -> None:

@@ -150,17 +150,32 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
 
 def write_frame(stream: IO[bytes], value: Any) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(len(data).to_bytes(_HEADER, "little"))
-    stream.write(data)
+    _write_all(stream, len(data).to_bytes(_HEADER, "little") + data)
     stream.flush()
 
 
 def read_frame(stream: IO[bytes]) -> Any:
-    header = stream.read(_HEADER)
-    if len(header) < _HEADER:
-        raise EOFError("the pipe closed")
-    size = int.from_bytes(header, "little")
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the pipe closed")
-    return pickle.loads(data)
+    size = int.from_bytes(_read_exactly(stream, _HEADER), "little")
+    return pickle.loads(_read_exactly(stream, size))
+
+
+def _write_all(stream: IO[bytes], data: bytes) -> None:
+    """Write every byte. Unbuffered (``PYTHONUNBUFFERED``, ``python -u``) a worker's output is
+    the pipe itself, and a signal (a stop and continue) while the pipe is full ends a write
+    short: what is left is written again."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else 0 :]
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes, over as many reads as the stream needs; EOFError if it closes first."""
+    parts, missing = [], size
+    while missing:
+        part = stream.read(missing)
+        if not part:
+            raise EOFError("the pipe closed")
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)
