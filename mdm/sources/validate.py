@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from mdm.config.specs import SourceSpec
 from mdm.schema import Entity, attribute_names
@@ -94,16 +96,24 @@ def as_text(values: pd.Series[Any]) -> pd.Series[Any]:
     Text read from files stays exactly as read (undecodable bytes included, found later).
     """
     dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        # Text with nothing missing (a CSV extract's: an empty cell is ""), in one scan.
+        found = pd.api.types.infer_dtype(values, skipna=False)
+        if found in ("string", "empty"):
+            return values.astype(object)
     if isinstance(dtype, pd.StringDtype) or (
         pd.api.types.is_object_dtype(dtype)
         and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
     ):
-        text = values.astype(object)
-        return text.where(text.notna(), None)
+        return _none_where_missing(values.astype(object))
     if pd.api.types.is_integer_dtype(dtype):
-        text = values.astype(STRING).astype(object)
-        return text.where(text.notna(), None)
+        return _none_where_missing(values.astype(STRING).astype(object))
     return pd.Series([value_text(v) for v in values], index=values.index, dtype=object)
+
+
+def _none_where_missing(text: pd.Series[Any]) -> pd.Series[Any]:
+    missing = text.isna()
+    return text.where(~missing, None) if missing.any() else text
 
 
 def value_text(value: object) -> str | None:
@@ -188,12 +198,22 @@ def problems_frame(
     )
 
 
-def undecodable_bytes(text: pd.Series[Any], column: str, encoding: str) -> pd.DataFrame:
-    """Rows whose value holds bytes the configured encoding cannot decode."""
-    present = text.dropna()
-    if present.empty or _is_unicode("".join(present)):  # the common case: one pass
+def present_values(text: pd.Series[Any]) -> list[str]:
+    """The values of ``as_text`` text that are there (not None, not empty), as a list: what the
+    checks of every value look at in their common case, in one pass each."""
+    return list(filter(None, text.tolist()))
+
+
+def undecodable_bytes(
+    text: pd.Series[Any], column: str, encoding: str, present: list[str] | None = None
+) -> pd.DataFrame:
+    """Rows whose value holds bytes the configured encoding cannot decode (``present``: the
+    column's ``present_values``, if made already)."""
+    listed = present_values(text) if present is None else present
+    if _is_unicode("".join(listed)):  # the common case: one pass
         return problems_frame([], column, [], [])
-    bad = present[present.str.contains(_UNDECODABLE, regex=True)]
+    found = text.dropna()
+    bad = found[found.str.contains(_UNDECODABLE, regex=True)]
     reasons = [
         f"bytes not valid {encoding} in column '{column}' (read as '{readable(v, encoding)}')"
         for v in bad
@@ -211,9 +231,13 @@ def _is_unicode(joined: str) -> bool:
     return True
 
 
-def oversized_values(text: pd.Series[Any], column: str, what: str, limit: int) -> pd.DataFrame:
-    """Rows whose value (``what``: "value" or "key") is longer than ``limit`` characters."""
-    if max(map(len, filter(None, text.tolist())), default=0) <= limit:  # the common case
+def oversized_values(
+    text: pd.Series[Any], column: str, what: str, limit: int, present: list[str] | None = None
+) -> pd.DataFrame:
+    """Rows whose value (``what``: "value" or "key") is longer than ``limit`` characters
+    (``present``: the column's ``present_values``, if made already)."""
+    listed = present_values(text) if present is None else present
+    if max(map(len, listed), default=0) <= limit:  # the common case
         return problems_frame([], column, [], [])
     lengths = text.dropna().str.len()
     long = lengths[lengths > limit]
@@ -287,16 +311,23 @@ def parse_deleted(
     values: pd.Series[Any], column: str, encoding: str
 ) -> tuple[pd.Series[Any], pd.DataFrame]:
     """Deleted flags as booleans (empty is not deleted), and the values that are not flags."""
-    text = trimmed(as_text(values))
+    # A flag column holds a handful of distinct values: each is read once.
+    codes, distinct = pd.factorize(as_text(values).to_numpy(dtype=object))
+    text = trimmed(pd.Series(distinct, dtype=object))
     words = text.str.lower()
-    flags = words.isin(TRUE_WORDS)
-    bad = text[words.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS)]
+    is_true = words.isin(TRUE_WORDS).to_numpy(dtype=bool)
+    is_bad = (words.notna() & ~words.isin(TRUE_WORDS | FALSE_WORDS)).to_numpy(dtype=bool)
+    present = codes >= 0
+    known = np.where(present, codes, 0)
+    flags = present & is_true[known] if len(distinct) else present
+    bad = present & is_bad[known] if len(distinct) else present
     reasons = [
-        f"deleted flag '{readable(v, encoding)}' is not true/false "
+        f"deleted flag '{readable(text.iloc[code], encoding)}' is not true/false "
         "(accepted: true/false, yes/no, y/n, t/f, 1/0, or empty)"
-        for v in bad
+        for code in codes[bad].tolist()
     ]
-    return flags.astype(bool), problems_frame(bad.index, column, reasons, Check.FLAG)
+    problems = problems_frame(values.index[bad], column, reasons, Check.FLAG)
+    return pd.Series(flags, index=values.index, dtype=bool), problems
 
 
 def parse_operations(values: pd.Series[Any], deletes: frozenset[str]) -> pd.Series[Any]:
@@ -320,13 +351,17 @@ def validate_rows(frame: pd.DataFrame, spec: SourceSpec) -> ValidatedRows:
     """Split parsed rows into records and quarantine rows (one per problem, by row number)."""
     encoding = spec.encoding
     texts = {column: as_text(frame[column]) for column in spec.source_columns}
-    checks = [undecodable_bytes(texts[column], column, encoding) for column in texts]
+    present = {column: present_values(texts[column]) for column in texts}
+    checks = [
+        undecodable_bytes(texts[column], column, encoding, present[column]) for column in texts
+    ]
     checks += [
-        oversized_values(texts[column], column, "key", MAX_KEY_CHARS)
+        oversized_values(texts[column], column, "key", MAX_KEY_CHARS, present[column])
         if column == spec.key
-        else oversized_values(texts[column], column, "value", MAX_VALUE_CHARS)
+        else oversized_values(texts[column], column, "value", MAX_VALUE_CHARS, present[column])
         for column in texts
     ]
+    del present
     # A value already reported (undecodable, too long) is not parsed as a date or flag as well.
     reported: dict[str, list[Any]] = {}
     for problems in checks:
@@ -388,28 +423,40 @@ def _records(
     deleted: pd.Series[Any],
 ) -> pd.DataFrame:
     index = keys.index
+    # Good rows hold no undecodable bytes, so Arrow strings (and their fast strip) take them.
+    # Each text column is made a string column at once: a frame of object columns would first
+    # infer a type for each, which takes longer than the rest of this together.
     columns: dict[str, Any] = {
-        "source_key": keys.to_numpy(dtype=object),
+        "source_key": _string_column(keys.to_numpy(dtype=object), len(index)),
         "row_number": np.asarray(index, dtype="int64"),
         "last_modified": last_modified.array,
         "deleted": deleted.to_numpy(dtype=bool),
     }
     for name in attribute_names(spec.entity):
         mapped = spec.mapped_columns(name)
-        columns[name] = (
-            [None] * len(index)
+        columns[name] = _string_column(
+            None
             if not mapped
             else texts[mapped[0]].loc[index].to_numpy()
             if len(mapped) == 1
-            else _joined([texts[column].loc[index] for column in mapped]).to_numpy()
+            else _joined([texts[column].loc[index] for column in mapped]).to_numpy(),
+            len(index),
         )
     records = pd.DataFrame(columns)
-    # Good rows hold no undecodable bytes, so Arrow strings (and their fast strip) take them.
-    text_columns = ["source_key", *attribute_names(spec.entity)]
-    records[text_columns] = records[text_columns].astype(STRING).apply(_stripped)
     if spec.mapped_columns("full_name"):
         _fill_from_full_names(records)
     return records
+
+
+def _string_column(values: npt.NDArray[np.object_] | None, rows: int) -> pd.Series[Any]:
+    """Text values (None where missing; None: a column of ``rows`` missing values) as a string
+    column, trimmed, empty as missing. Arrow reads the values: faster than pandas' own check."""
+    array = (
+        pa.nulls(rows, pa.large_string())
+        if values is None
+        else pa.array(values, type=pa.large_string(), from_pandas=True)
+    )
+    return _stripped(pd.Series(pd.array(array, dtype=STRING)))
 
 
 def _stripped(text: pd.Series[Any]) -> pd.Series[Any]:
