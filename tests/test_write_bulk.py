@@ -7,13 +7,29 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from crm_project import CRM_ACCOUNTS_TOML
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from mdm import pipeline
@@ -286,3 +302,60 @@ def test_a_failure_in_a_later_slice_stores_none_of_the_frame(
             )
     finally:
         store.close()
+
+
+# ---- reading a query's rows as a frame ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_read_frame_gives_the_values_rows_give(
+    store_kind: str, streamed: bool, tmp_path: Path, postgres_url: str
+) -> None:
+    """read_frame reads the driver's cursor whole and applies each column's result processing
+    itself (SQLite stores times as text and booleans as integers); a streamed result is read
+    as rows. Either way each value is what SQLAlchemy's rows hold: the same types, the same
+    nulls, the same order."""
+    url = f"sqlite:///{tmp_path / 'frame.db'}" if store_kind == "sqlite" else postgres_url
+    metadata = MetaData()
+    table = Table(
+        "typed",
+        metadata,
+        Column("number", Integer, primary_key=True),
+        Column("label", String, nullable=True),
+        Column("flag", Boolean, nullable=True),
+        Column("at", DateTime, nullable=True),
+        Column("share", Float, nullable=True),
+    )
+    rows = [
+        {
+            "number": n,
+            "label": None if n % 5 == 0 else f"label {n}",
+            "flag": [True, False, None][n % 3],
+            "at": None if n % 4 == 0 else datetime(2026, 1, 1 + n % 28, n % 24, 30, 15, 250),
+            "share": None if n % 6 == 0 else n / 7,
+        }
+        for n in range(200)
+    ]
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            metadata.create_all(connection)
+            connection.execute(insert(table), rows)
+        statement = select(table).order_by(table.c.number)
+        if streamed:
+            statement = statement.execution_options(stream_results=True, max_row_buffer=16)
+        with engine.connect() as connection:
+            frame = bulk.read_frame(connection, statement)
+            expected = [tuple(row) for row in connection.execute(statement).all()]
+            empty = bulk.read_frame(connection, select(table).where(table.c.number < 0))
+    finally:
+        engine.dispose()
+    columns = ["number", "label", "flag", "at", "share"]
+    as_rows = pd.DataFrame(dict(zip(columns, zip(*expected, strict=True), strict=True)))
+    pd.testing.assert_frame_equal(frame, as_rows)
+    assert frame["at"].dtype.kind == "M" and frame["flag"].dtype == object
+    assert frame.loc[1, "flag"] is False and frame.loc[0, "flag"] is True
+    assert pd.isna(frame.loc[2, "flag"]) and frame.loc[1, "label"] == "label 1"
+    assert frame.loc[1, "at"] == datetime(2026, 1, 2, 1, 30, 15, 250)
+    assert list(empty.columns) == columns and empty.empty

@@ -88,10 +88,38 @@ def read_frame(connection: Connection, statement: Any) -> pd.DataFrame:
     """A query's rows as a frame, built column by column (Row objects are slow to frame)."""
     result = connection.execute(statement)
     columns = list(result.keys())
-    rows = result.all()
-    if not rows:
+    values = _column_values(result, len(columns))
+    if values is None:
+        rows = result.all()
+        values = list(zip(*rows, strict=True)) if rows else []
+    if not values:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
-    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
+    return pd.DataFrame(dict(zip(columns, values, strict=True)))
+
+
+def _column_values(result: Any, width: int) -> list[Sequence[Any]] | None:
+    """The values of each column of a query's result, as SQLAlchemy gives them, read from the
+    driver's cursor at once: SQLAlchemy makes a Row of each row first, which takes as long as
+    the driver's fetch (about 0.6 s of 1.1 s for 700k rows of three columns on SQLite). Each
+    column's result processor (SQLite's text times, integer booleans) is applied as the Rows
+    would. None when the result is not a plain cursor of ``width`` columns: read it as Rows."""
+    metadata: Any = getattr(result, "_metadata", None)
+    cursor: Any = getattr(result, "cursor", None)
+    processors: Any = getattr(metadata, "_effective_processors", False)
+    description = getattr(cursor, "description", None)
+    # Only a result that reads straight from the cursor: a buffering one holds rows already.
+    direct = type(getattr(result, "cursor_strategy", None)).__name__ == "CursorFetchStrategy"
+    if not direct or processors is False or description is None or len(description) != width:
+        return None
+    rows = cursor.fetchall()
+    result.close()
+    if not rows:
+        return []
+    values: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for position, process in enumerate(processors or ()):
+        if process is not None:
+            values[position] = [process(value) for value in values[position]]
+    return values
 
 
 # ---- reads and changes by key lists ------------------------------------------------------------
