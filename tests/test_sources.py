@@ -30,6 +30,7 @@ from mdm.sources import (
     read_source,
     record_columns,
 )
+from mdm.sources.changes import keys_among
 from mdm.sources.validate import parse_deleted, parse_last_modified
 
 POSTGRES_URL = os.environ.get(
@@ -635,3 +636,19 @@ def test_an_empty_json_lines_delta_is_zero_records(tmp_path: Path) -> None:
     assert check_source(spec, tmp_path) == []
     load = read_source(spec, tmp_path)
     assert (load.rows_read, len(load.records), len(load.quarantine)) == (0, 0, 0)
+
+
+TEXTS = st.one_of(st.none(), st.sampled_from(["", "a", "A", "a ", "é", "k1"]), st.text(max_size=3))
+
+
+@settings(max_examples=100, deadline=None)
+@given(keys=st.lists(TEXTS, max_size=12), values=st.lists(TEXTS, max_size=12))
+def test_keys_among_values_is_what_pandas_isin_says(
+    keys: list[str | None], values: list[str | None]
+) -> None:
+    """The change plan tests key membership by Arrow; missing keys and values count as in
+    pandas (a missing key is among values that hold a missing one)."""
+    column = pd.Series(keys, dtype="string")
+    expected = column.isin(values).to_numpy(dtype=bool).tolist()
+    assert keys_among(column, values).tolist() == expected
+    assert keys_among(column, pd.Series(values, dtype="string")).tolist() == expected

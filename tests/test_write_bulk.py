@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from crm_project import CRM_ACCOUNTS_TOML
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import (
     Boolean,
     Column,
@@ -37,9 +40,9 @@ from mdm.config import load_project
 from mdm.project_files import DEFAULT_RULES
 from mdm.schema import Entity
 from mdm.store import bulk, database, open_store, record_index
-from mdm.store.bulk import BULK_CACHE_KIB, bulk_writes, insert_frame
+from mdm.store.bulk import BULK_CACHE_KIB, bulk_writes, insert_frame, table_of
 from mdm.store.migrate import migrate_store
-from mdm.store.tables import SearchKey
+from mdm.store.tables import SearchKey, SourceRecord
 
 PROJECT = CRM_ACCOUNTS_TOML
 GOLDEN_WRITES = ("golden_account", "lineage", "search_key", "golden_version")
@@ -359,3 +362,39 @@ def test_read_frame_gives_the_values_rows_give(
     assert pd.isna(frame.loc[2, "flag"]) and frame.loc[1, "label"] == "label 1"
     assert frame.loc[1, "at"] == datetime(2026, 1, 2, 1, 30, 15, 250)
     assert list(empty.columns) == columns and empty.empty
+
+
+# ---- times written to SQLite ---------------------------------------------------------------------
+
+MOMENTS = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(1678, 1, 1), max_value=datetime(2261, 12, 31)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    moments=st.lists(MOMENTS, max_size=8),
+    nanoseconds=st.integers(0, 999),
+    zone=st.sampled_from([None, "UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"]),
+)
+def test_times_for_sqlite_are_the_texts_the_dialect_writes(
+    moments: list[datetime | None], nanoseconds: int, zone: str | None
+) -> None:
+    """A frame's time column goes to SQLite as the dialect's own bind processing of each value
+    would write it for the store's time type: naive times as UTC, aware ones moved to UTC,
+    nanoseconds cut, none as None."""
+    series = pd.Series(pd.to_datetime(moments)) + pd.Timedelta(nanoseconds, unit="ns")
+    if zone is not None:
+        series = series.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as connection:
+            column = table_of(SourceRecord).c.last_modified  # the store's UTCDateTime
+            with warnings.catch_warnings():  # pandas warns of the nanoseconds a datetime drops
+                warnings.simplefilter("ignore", UserWarning)
+                plain = bulk.plain_column(series)
+            slow = bulk._driver_values(connection, column, series.dtype, plain)
+            assert bulk.sqlite_time_texts(series) == slow
+    finally:
+        engine.dispose()

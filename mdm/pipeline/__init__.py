@@ -35,6 +35,7 @@ from mdm.publish.split import SecondProcess
 from mdm.schema import Entity, RunStatus
 from mdm.sources import SourceLoad, check_source, read_source
 from mdm.store import Store, database, golden, marks, open_store, runs
+from mdm.store.bulk import bulk_writes
 from mdm.store.migrate import writing
 
 Progress = Callable[[str], None]
@@ -203,7 +204,7 @@ def _run_in_transaction(
             summary = RunSummary(run_id=run_id, command=command)
             for load in loads:
                 say(f"loading {load.spec.name}")
-                with clock.stage("ingest", load.spec.name) as stage:
+                with clock.stage("ingest", load.spec.name) as stage, bulk_writes(connection):
                     ingested = ingest_load(connection, run_id, load, project, allow_deletes, clock)
                     stage.counts = _ingested(ingested)
                 rules = project.rules.match[load.spec.entity]

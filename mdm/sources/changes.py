@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mdm.config.specs import LoadMode
 from mdm.sources.validate import BOOKKEEPING_COLUMNS, STRING, UTC_NS
@@ -89,9 +92,9 @@ def plan_changes(
     changed = (merged["hash"] != merged["live_hash"]).fillna(True).to_numpy(dtype=bool)
     flagged = incoming["deleted"].astype(bool).to_numpy()
     # A key first seen already deleted is recorded as a tombstone: what a source said is kept.
-    unseen = ~keys.isin(current["source_key"].astype(STRING)).to_numpy(dtype=bool)
-    missing = ~live_keys.isin(keys).to_numpy(dtype=bool)
-    kept = missing & live_keys.isin(list(quarantined)).to_numpy(dtype=bool)
+    unseen = ~keys_among(keys, current["source_key"])
+    missing = ~keys_among(live_keys, keys)
+    kept = missing & keys_among(live_keys, list(quarantined))
 
     deletes = [_with_nullable_rows(incoming[flagged & (is_live | unseen)])]
     absent = missing & ~kept if mode is LoadMode.FULL else np.zeros(len(live), dtype=bool)
@@ -108,6 +111,16 @@ def plan_changes(
         kept=int(kept.sum()),
         held_back=held_back,
     )
+
+
+def keys_among(keys: pd.Series, values: pd.Series | list[str]) -> npt.NDArray[np.bool_]:
+    """Whether each key is one of ``values`` (a missing key: whether a value is missing).
+    By Arrow over whole columns: pandas' ``isin`` on Arrow-backed text makes a scalar of each
+    value first, seconds for the keys of a large extract."""
+    needle = pa.array(keys.astype(STRING), from_pandas=True).cast(pa.large_string())
+    haystack = pa.array(pd.Series(values, dtype=STRING), from_pandas=True)
+    found = pc.is_in(needle, value_set=haystack.cast(pa.large_string()), skip_nulls=False)
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _require_unique(frame: pd.DataFrame, name: str) -> None:

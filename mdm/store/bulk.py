@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Integer, Table, and_, delete, false, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 CHUNK = 5_000  # keys per IN list, rows per ORM executemany: bounded memory, few round trips
 WRITE_BATCH = CHUNK * 10  # rows per raw executemany
@@ -227,10 +229,7 @@ def insert_frame(
 def _insert_rows(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
     """One slice of ``insert_frame``: its values as driver values, then the rows."""
     columns = [str(column) for column in frame.columns]
-    values = [
-        _driver_values(connection, table.c[name], frame[name].dtype, plain_column(frame[name]))
-        for name in columns
-    ]
+    values = [_column_for_driver(connection, table.c[name], frame[name]) for name in columns]
     for column in table.columns:
         if column.name in columns or column.default is None:
             continue
@@ -345,6 +344,36 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _column_for_driver(connection: Connection, column: Any, values: pd.Series) -> list[Any]:
+    """A frame's column as the driver takes it for ``column`` of its table."""
+    if (
+        connection.dialect.name == "sqlite"
+        and type(column.type) in SQLITE_TIME_TYPES
+        and pd.api.types.is_datetime64_any_dtype(values.dtype)
+    ):
+        return sqlite_time_texts(values)
+    return _driver_values(connection, column, values.dtype, plain_column(values))
+
+
+# The store's time type, which SQLite's dialect writes as text in its default format after
+# moving the value to UTC (``plain_column`` makes naive times UTC).
+SQLITE_TIME_TYPES: tuple[type, ...] = (UTCDateTime,)
+
+
+def sqlite_time_texts(values: pd.Series) -> list[str | None]:
+    """Times as SQLite's dialect writes them (``2026-01-02 03:04:05.000006``, in UTC; naive
+    times are UTC), None for none: by NumPy over the whole column, instead of a datetime and
+    two conversions per value (3 s for the million timestamps of a first load)."""
+    times = values.dt.tz_convert(UTC) if values.dt.tz is not None else values
+    micro = times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    missing = values.isna().to_numpy().tolist()
+    texts = np.datetime_as_string(micro, unit="us").tolist()
+    return [
+        None if gone else text.replace("T", " ", 1)
+        for text, gone in zip(texts, missing, strict=True)
+    ]
 
 
 def _driver_values(connection: Connection, column: Any, dtype: Any, values: list[Any]) -> list[Any]:
