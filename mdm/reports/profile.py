@@ -116,15 +116,31 @@ def profile_sources(
     chosen = _chosen_sources(spec, sources)
     survival: dict[Entity, _Survival] = {}
     counted = _duplicates(connection) if duplicates else None
+    loaded = None if run_id is None else _loaded_by_run(connection, run_id)
     profiles = []
     for source in chosen:
         if source.entity not in survival:
             survival[source.entity] = _survival_counts(connection, source.entity, run_id, sample)
         found = None if counted is None else counted.get(source.name, NO_DUPLICATES)
+        in_scope = None if loaded is None else loaded.get((source.name, source.entity), 0)
         profiles.append(
-            _profile_source(connection, source, run_id, sample, survival[source.entity], found)
+            _profile_source(
+                connection, source, run_id, sample, survival[source.entity], found, in_scope
+            )
         )
     return profiles
+
+
+def _loaded_by_run(connection: Connection, run_id: int) -> dict[tuple[str, Entity], int]:
+    """How many live versions run ``run_id`` wrote, per source and entity: one pass over the
+    run's versions for every source, instead of one per source."""
+    records = table_of(SourceRecord)
+    statement = (
+        select(records.c.source, records.c.entity, func.count())
+        .where(records.c.run_id == run_id, ~records.c.deleted)
+        .group_by(records.c.source, records.c.entity)
+    )
+    return {(str(s), Entity(e)): int(n) for s, e, n in connection.execute(statement)}
 
 
 def _chosen_sources(spec: ProjectSpec, names: Sequence[str]) -> list[SourceSpec]:
@@ -146,10 +162,13 @@ def _profile_source(
     sample: int | None,
     survival: _Survival,
     duplicates: Duplicates | None,
+    in_scope: int | None = None,
 ) -> SourceProfile:
+    """``in_scope``: how many records are in scope, when counted already."""
     records = table_of(SourceRecord)
     where = _records_in_scope(source, run_id)
-    in_scope = _count(connection, records, where)
+    if in_scope is None:
+        in_scope = _count(connection, records, where)
     every = _every(in_scope, sample)
     if every > 1:
         where.append(records.c.id % every == 0)
