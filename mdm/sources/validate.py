@@ -96,11 +96,6 @@ def as_text(values: pd.Series[Any]) -> pd.Series[Any]:
     Text read from files stays exactly as read (undecodable bytes included, found later).
     """
     dtype = values.dtype
-    if pd.api.types.is_object_dtype(dtype):
-        # Text with nothing missing (a CSV extract's: an empty cell is ""), in one scan.
-        found = pd.api.types.infer_dtype(values, skipna=False)
-        if found in ("string", "empty"):
-            return values.astype(object)
     if isinstance(dtype, pd.StringDtype) or (
         pd.api.types.is_object_dtype(dtype)
         and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
@@ -112,6 +107,7 @@ def as_text(values: pd.Series[Any]) -> pd.Series[Any]:
 
 
 def _none_where_missing(text: pd.Series[Any]) -> pd.Series[Any]:
+    # Text with nothing missing (a CSV extract's: an empty cell is "") is taken as it is.
     missing = text.isna()
     return text.where(~missing, None) if missing.any() else text
 

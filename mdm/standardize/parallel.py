@@ -150,7 +150,8 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
 
 def write_frame(stream: IO[bytes], value: Any) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    _write_all(stream, len(data).to_bytes(_HEADER, "little") + data)
+    _write_all(stream, len(data).to_bytes(_HEADER, "little"))
+    _write_all(stream, data)
     stream.flush()
 
 

@@ -357,19 +357,15 @@ def collector_paused() -> Iterator[None]:
 
 
 def _column_for_driver(connection: Connection, column: Any, values: pd.Series) -> list[Any]:
-    """A frame's column as the driver takes it for ``column`` of its table."""
+    """A frame's column as the driver takes it for ``column`` of its table. The store's time
+    type SQLite's dialect writes as text in its default format, moved to UTC."""
     if (
         connection.dialect.name == "sqlite"
-        and type(column.type) in SQLITE_TIME_TYPES
+        and type(column.type) is UTCDateTime
         and pd.api.types.is_datetime64_any_dtype(values.dtype)
     ):
         return sqlite_time_texts(values)
     return _driver_values(connection, column, values.dtype, plain_column(values))
-
-
-# The store's time type, which SQLite's dialect writes as text in its default format after
-# moving the value to UTC (``plain_column`` makes naive times UTC).
-SQLITE_TIME_TYPES: tuple[type, ...] = (UTCDateTime,)
 
 
 def sqlite_time_texts(values: pd.Series) -> list[str | None]:
